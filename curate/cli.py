@@ -1,0 +1,128 @@
+"""The ``curate`` command line (typer)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from curate.config import ConfigError, load_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__ or "curate")
+
+ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Pipeline YAML (e.g. configs/local.yaml).")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override: section.key=value (repeatable).")]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("urllib3", "fsspec", "ray", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _load(config: Optional[str], overrides: Optional[list[str]]):
+    try:
+        return load_config(config, overrides or [])
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the pipeline: discover -> fetch -> probe -> cuts -> clips -> ... -> Parquet shards."""
+    _setup_logging(verbose)
+    cfg = _load(config, set_)
+    from curate.run import print_summary, run_pipeline
+
+    try:
+        summary = run_pipeline(cfg)
+    except ConfigError as exc:
+        _fail(str(exc))
+    print_summary(summary)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL over the views videos, clips, rejects.")],
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output dir (default: the config's output.dir).")] = None,
+    config: ConfigOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json")] = "table",
+) -> None:
+    """Run DuckDB SQL over the shards, e.g. curate query "SELECT count(*) FROM clips"."""
+    import duckdb
+
+    from curate.query import connect
+
+    out_dir = output or _load(config, None).output.dir
+    if not os.path.exists(os.path.join(out_dir, "manifest.json")) and "://" not in out_dir:
+        _fail(f"no curate output at {out_dir} (manifest.json missing); run `curate run` first or pass --output")
+    con = connect(out_dir)
+    try:
+        rel = con.sql(sql)
+    except duckdb.Error as exc:
+        _fail(f"query failed: {exc}")
+    if rel is None:
+        return
+    if fmt == "csv":
+        sys.stdout.write(_csv(rel))
+    elif fmt == "json":
+        import json
+
+        cols = rel.columns
+        for row in rel.fetchall():
+            sys.stdout.write(json.dumps(dict(zip(cols, row)), default=str) + "\n")
+    else:
+        rel.show(max_width=200, max_rows=100)
+
+
+def _csv(rel) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(rel.columns)
+    w.writerows(rel.fetchall())
+    return buf.getvalue()
+
+
+@app.command()
+def schema(table: Annotated[str, typer.Argument(help="videos | clips")] = "clips") -> None:
+    """Print a table's Arrow schema with field descriptions."""
+    from curate.schemas import SCHEMA_VERSION, TABLES, schema_table
+
+    if table not in TABLES:
+        _fail(f"unknown table {table!r}; choose one of {sorted(TABLES)}")
+    typer.echo(f"# {table} (schema {SCHEMA_VERSION})")
+    for name, typ, desc in schema_table(TABLES[table]):
+        typer.echo(f"{name:<18} {typ:<28} {desc}")
+
+
+@app.command("check-config")
+def check_config(config: ConfigOpt = None, set_: SetOpt = None) -> None:
+    """Validate a config and print it fully resolved (defaults filled in)."""
+    cfg = _load(config, set_)
+    from curate.dag import check_chain, plan
+
+    try:
+        check_chain(plan(cfg))
+    except ConfigError as exc:
+        _fail(str(exc))
+    typer.echo(cfg.to_yaml())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,79 @@
+"""Build the Ray Data DAG: a readable loop of ``map_batches`` over declared stages.
+
+``plan(cfg)`` lists the stages with their config sections; ``check_chain`` verifies, before
+any data flows, that every stage's required columns are produced upstream; ``build``
+turns the plan into a lazy, streaming Ray Dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from curate.config import Config, ConfigError
+from curate.stage import Resources, RunContext, Stage, run_stage_task
+from curate.stages.clips import Clips
+from curate.stages.cuts import Cuts
+from curate.stages.fetch import Fetch
+from curate.stages.probe import Probe
+
+DISCOVER_COLUMNS = ("record", "video_id", "source", "source_kind", "status", "error", "error_detail")
+
+
+@dataclass
+class StageSpec:
+    """A stage class, its config section and its resources: all that is shipped to Ray."""
+
+    cls: type[Stage]
+    cfg: Any
+    resources: Resources
+
+
+def plan(cfg: Config) -> list[StageSpec]:
+    """The stages of this config, in data-flow order."""
+    chain: list[tuple[type[Stage], Any]] = [
+        (Fetch, cfg.fetch),
+        (Probe, cfg.probe),
+        (Cuts, cfg.cuts),
+        (Clips, cfg.clips),
+    ]
+    return [StageSpec(cls, section, cls.resources(section, cfg.ray)) for cls, section in chain]
+
+
+def check_chain(specs: list[StageSpec], initial: tuple[str, ...] = DISCOVER_COLUMNS) -> list[str]:
+    """Raise ConfigError if a stage reads a column nothing upstream produces; return final columns."""
+    available = list(initial)
+    for spec in specs:
+        missing = [c for c in spec.cls.requires if c not in available]
+        if missing:
+            raise ConfigError(
+                f"stage '{spec.cls.name}' needs columns {missing} that no earlier stage produces; "
+                f"enable the stage that adds them or disable '{spec.cls.name}'"
+            )
+        available += [f.name for f in spec.cls.adds if f.name not in available]
+    return available
+
+
+def block_size(n: int, parallelism: int) -> int:
+    """Videos per input block: small enough to spread over actors, large enough to scale."""
+    return max(1, min(64, n // max(1, parallelism * 4)))
+
+
+def build(table: pa.Table, specs: list[StageSpec], ctx: RunContext, parallelism: int):
+    """Lazy streaming dataset: input table -> every stage's map_batches."""
+    import ray
+
+    size = block_size(table.num_rows, parallelism)
+    blocks = [table.slice(i, size) for i in range(0, table.num_rows, size)] or [table]
+    ds = ray.data.from_arrow(blocks)
+    for spec in specs:
+        kwargs = spec.resources.map_batches_kwargs(parallelism)
+        if spec.resources.actor:  # model-holding stage: one load per actor
+            ds = ds.map_batches(spec.cls, fn_constructor_kwargs={"cfg": spec.cfg, "ctx": ctx},
+                                batch_format="pyarrow", **kwargs)
+        else:
+            ds = ds.map_batches(run_stage_task, fn_kwargs={"cls": spec.cls, "cfg": spec.cfg, "ctx": ctx},
+                                batch_format="pyarrow", **kwargs)
+    return ds

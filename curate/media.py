@@ -1,0 +1,173 @@
+"""Media helpers shared by stages: the ffmpeg binary, probing, streaming low-res decode.
+
+Probing and decoding use PyAV (FFmpeg's libraries in-process, no subprocess per frame);
+clip files and thumbnails are cut by the ``ffmpeg`` binary (system one if present, else the
+one shipped in the ``imageio-ffmpeg`` wheel).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import av
+import numpy as np
+
+from curate.stage import StageError
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """Path of an ffmpeg binary: ``$CURATE_FFMPEG``, the system ffmpeg, or imageio-ffmpeg's."""
+    env = os.environ.get("CURATE_FFMPEG")
+    if env:
+        return env
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        raise RuntimeError("no ffmpeg found: install ffmpeg or the imageio-ffmpeg wheel") from exc
+
+
+def run_ffmpeg(args: list[str], timeout: float = 600) -> None:
+    """Run ffmpeg quietly; raise StageError('ffmpeg_failed') with its last stderr lines."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise StageError("ffmpeg_timeout", f"ffmpeg took longer than {timeout}s") from None
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
+        raise StageError("ffmpeg_failed", " | ".join(tail) or f"exit {proc.returncode}")
+
+
+def sha256_file(path: str, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class ProbeResult:
+    container: str
+    duration_s: float
+    fps: float
+    num_frames: int
+    width: int
+    height: int
+    rotation: int
+    codec: str
+    pix_fmt: str | None
+    bit_rate: int | None
+    has_audio: bool
+
+    def as_row(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _open(path: str) -> av.container.InputContainer:
+    if not os.path.exists(path):
+        raise StageError("not_found", f"no such file: {path}")
+    if os.path.getsize(path) == 0:
+        raise StageError("empty_file", "file is 0 bytes")
+    try:
+        return av.open(path, metadata_errors="ignore")
+    except av.error.InvalidDataError as exc:
+        raise StageError("not_a_video", f"FFmpeg cannot read the container: {exc}") from None
+    except av.error.FFmpegError as exc:
+        raise StageError("corrupt_container", f"FFmpeg cannot open the file: {exc}") from None
+
+
+def probe(path: str) -> ProbeResult:
+    """Read container/stream metadata without decoding; raise StageError with a reason code."""
+    with _open(path) as c:
+        vstreams = [s for s in c.streams.video if s.codec_context is not None]
+        if not vstreams:
+            kinds = sorted({s.type for s in c.streams})
+            raise StageError("no_video_stream", f"streams present: {', '.join(kinds) or 'none'}")
+        vs = vstreams[0]
+        rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+        fps = float(rate) if rate else 0.0
+        if vs.duration is not None and vs.time_base is not None:
+            duration = float(vs.duration * vs.time_base)
+        elif c.duration is not None:
+            duration = c.duration / av.time_base
+        else:
+            duration = 0.0
+        frames = int(vs.frames or 0) or int(round(duration * fps))
+        if fps <= 0 or vs.codec_context.width <= 0:
+            raise StageError("corrupt_container", "video stream has no frame rate or size")
+        rotation = 0
+        try:  # decoding the first frame proves the stream decodes and gives the display rotation
+            first = next(c.decode(vs), None)
+        except av.error.FFmpegError as exc:
+            raise StageError("decode_error", f"first frame does not decode: {exc}") from None
+        if first is None:
+            raise StageError("decode_error", "the video stream has no decodable frames")
+        rotation = int(getattr(first, "rotation", 0) or 0)
+        return ProbeResult(
+            container=c.format.name,
+            duration_s=duration,
+            fps=fps,
+            num_frames=frames,
+            width=vs.codec_context.width,
+            height=vs.codec_context.height,
+            rotation=(-rotation) % 360,
+            codec=vs.codec_context.name,
+            pix_fmt=vs.codec_context.pix_fmt,
+            bit_rate=int(c.bit_rate) if c.bit_rate else None,
+            has_audio=len(c.streams.audio) > 0,
+        )
+
+
+def scaled_size(width: int, height: int, target_width: int) -> tuple[int, int]:
+    """(w, h) with w = min(target, width), even, aspect kept."""
+    w = min(target_width, width)
+    h = max(2, int(round(height * w / width / 2)) * 2)
+    return max(2, w - w % 2), h
+
+
+def iter_frames(
+    path: str, width: int, fmt: str = "bgr24", threads: int = 0
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Stream (frame_index, pts_seconds, HxWx3 uint8) downscaled to ``width``.
+
+    One decode, constant memory: only the current frame is alive. Raises
+    StageError('decode_error') if the stream breaks before any frame, and
+    StageError('truncated') if it breaks mid-way.
+    """
+    with _open(path) as c:
+        if not c.streams.video:
+            raise StageError("no_video_stream", "no video stream")
+        vs = c.streams.video[0]
+        vs.thread_type = "AUTO"
+        if threads:
+            vs.codec_context.thread_count = threads
+        w, h = scaled_size(vs.codec_context.width, vs.codec_context.height, width)
+        tb = vs.time_base or Fraction(1, 1)
+        i = 0
+        try:
+            for frame in c.decode(vs):
+                img = frame.to_ndarray(format=fmt, width=w, height=h)
+                pts = float(frame.pts * tb) if frame.pts is not None else float("nan")
+                yield i, pts, img
+                i += 1
+        except av.error.FFmpegError as exc:
+            if i == 0:
+                raise StageError("decode_error", f"no frame could be decoded: {exc}") from None
+            raise StageError("truncated", f"decoding stopped after {i} frames: {exc}") from None
+        if i == 0:
+            raise StageError("decode_error", "the video stream has no decodable frames")

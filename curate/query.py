@@ -1,0 +1,45 @@
+"""DuckDB over the shards: views ``videos`` and ``clips`` (and ``rejects``) pre-defined.
+
+Only shards listed in the manifest are visible, so a query never sees a partial write.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from curate.schemas import TABLES
+from curate.shards import read_manifest
+from curate.storage import Output
+
+
+def _sql_list(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def connect(output_dir: str, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with one view per table over the committed shards of ``output_dir``."""
+    out = Output(output_dir)
+    con = duckdb.connect(database)
+    if not out.local:
+        con.register_filesystem(out.fs)
+    manifest = read_manifest(out)
+    for table, schema in TABLES.items():
+        paths = [out.path(s[table]) for s in manifest["shards"] if s.get(table)]
+        if not out.local:
+            paths = [f"{out.fs.protocol[0] if isinstance(out.fs.protocol, tuple) else out.fs.protocol}://{p}" for p in paths]
+        if paths:
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({_sql_list(paths)}, union_by_name=true)")
+        else:  # empty dataset: an empty view with the declared columns
+            con.register(f"_{table}_empty", schema.empty_table())
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_empty")
+    con.execute("CREATE VIEW rejects AS SELECT * FROM clips WHERE status = 'rejected'")
+    return con
+
+
+def query(output_dir: str, sql: str):
+    """Run ``sql`` and return a pyarrow Table."""
+    con = connect(output_dir)
+    try:
+        return con.execute(sql).to_arrow_table()
+    finally:
+        con.close()

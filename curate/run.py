@@ -1,0 +1,174 @@
+"""Entry point of a pipeline run: ``python -m curate.run --config X`` == ``curate run --config X``.
+
+Also the script ``ray job submit --working-dir . -- python -m curate.run --config X`` runs on a
+cluster's head node (``ray.init()`` then attaches to that cluster).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from curate.config import Config, ConfigError
+
+log = logging.getLogger("curate")
+
+
+@dataclass
+class RunSummary:
+    """What a run did; printed at the end and appended to the manifest's ``runs``."""
+
+    run_id: str
+    output_dir: str
+    videos_discovered: int = 0
+    videos_skipped_done: int = 0
+    videos: int = 0
+    videos_ok: int = 0
+    videos_failed: int = 0
+    videos_rejected: int = 0
+    clips: int = 0
+    clips_ok: int = 0
+    clips_failed: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    clip_failures: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0
+    video_seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def realtime_factor(self) -> float:
+        """Video-seconds processed per wall-second."""
+        return self.video_seconds / self.wall_s if self.wall_s else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["video_seconds_per_wall_second"] = round(self.realtime_factor, 3)
+        return d
+
+
+def _init_ray(cfg: Config) -> int:
+    """Start or join Ray; return the CPU count used as default stage concurrency."""
+    import ray
+
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"include_dashboard": False, "ignore_reinit_error": True,
+                                  "log_to_driver": True, "configure_logging": False}
+        address = cfg.ray.address or os.environ.get("RAY_ADDRESS")
+        if address:
+            kwargs["address"] = address
+        else:
+            if cfg.ray.num_cpus:
+                kwargs["num_cpus"] = cfg.ray.num_cpus
+            if cfg.ray.object_store_memory:
+                kwargs["object_store_memory"] = cfg.ray.object_store_memory
+        ray.init(**kwargs)
+    ctx = ray.data.DataContext.get_current()
+    if cfg.ray.disable_resource_reservation:
+        ctx.op_resource_reservation_enabled = False
+    ctx.print_on_execution_start = False
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    return max(1, cpus)
+
+
+def run_pipeline(cfg: Config) -> RunSummary:
+    """Run discover -> stages -> shards for ``cfg``; never raises for bad inputs."""
+    from curate.dag import build, check_chain, plan
+    from curate.schemas import stream_schema
+    from curate.shards import ShardWriter
+    from curate.stage import RunContext
+    from curate.stages.discover import discover
+    from curate.storage import Output
+
+    t0 = time.perf_counter()
+    out = Output(cfg.output.dir)
+    out.makedirs("")
+    run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    work_dir = out.path("_work") if out.local else os.path.join(tempfile.gettempdir(), "curate-work")
+    os.makedirs(work_dir, exist_ok=True)
+    specs = plan(cfg)
+    check_chain(specs)  # fail before any data flows
+    out.write_bytes("config.resolved.yaml", cfg.to_yaml().encode())
+
+    writer = ShardWriter(out, run_id, cfg.hash(), cfg.output.shard_clips, cfg.output.shard_videos,
+                         cfg.output.compression)
+    prev = {s.get("config_hash") for s in writer.manifest["shards"]}
+    if prev and prev != {cfg.hash()}:
+        log.warning("output %s holds shards made with a different config; new rows use this one", cfg.output.dir)
+    summary = RunSummary(run_id=run_id, output_dir=out.path(""))
+    table = discover(cfg.input, os.path.join(work_dir, "samples"), stream_schema())
+    summary.videos_discovered = table.num_rows
+    done = writer.done_video_ids()
+    if done:
+        import pyarrow.compute as pc
+
+        keep = pc.invert(pc.is_in(table.column("video_id"), value_set=__import__("pyarrow").array(sorted(done))))
+        table = table.filter(keep)
+        summary.videos_skipped_done = summary.videos_discovered - table.num_rows
+        log.info("resume: %d videos already in %s are skipped", summary.videos_skipped_done, cfg.output.dir)
+
+    if table.num_rows:
+        parallelism = _init_ray(cfg)
+        ctx = RunContext(run_id=run_id, output_dir=out.path(""), work_dir=work_dir)
+        ds = build(table, specs, ctx, parallelism)
+        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+            writer.add(batch)
+        writer.flush(final=True)
+
+    st = writer.stats
+    summary.videos, summary.videos_ok = st["videos"], st["videos_ok"]
+    summary.videos_failed, summary.videos_rejected = st["videos_failed"], st["videos_rejected"]
+    summary.clips, summary.clips_ok, summary.clips_failed = st["clips"], st["clips_ok"], st["clips_failed"]
+    summary.failures = dict(writer.errors.most_common())
+    summary.clip_failures = dict(writer.clip_errors.most_common())
+    summary.video_seconds = round(writer.video_seconds, 3)
+    summary.stage_seconds = {k: round(v, 3) for k, v in writer.stage_seconds.items()}
+    summary.wall_s = round(time.perf_counter() - t0, 3)
+    writer.record_run(summary.as_dict())
+    return summary
+
+
+def print_summary(s: RunSummary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(stderr=False)
+    t = Table(title=f"curate run {s.run_id}", show_header=False)
+    t.add_row("output", s.output_dir)
+    t.add_row("videos discovered", str(s.videos_discovered))
+    if s.videos_skipped_done:
+        t.add_row("already done (skipped)", str(s.videos_skipped_done))
+    t.add_row("videos processed", f"{s.videos} (ok {s.videos_ok}, failed {s.videos_failed}, rejected {s.videos_rejected})")
+    for reason, n in s.failures.items():
+        t.add_row(f"  failed: {reason}", str(n))
+    t.add_row("clips", f"{s.clips} (ok {s.clips_ok}, failed {s.clips_failed})")
+    for reason, n in s.clip_failures.items():
+        t.add_row(f"  clip failed: {reason}", str(n))
+    t.add_row("wall time", f"{s.wall_s:.1f} s")
+    t.add_row("video seconds / wall second", f"{s.realtime_factor:.2f}")
+    for k, v in s.stage_seconds.items():
+        t.add_row(f"  stage {k} (worker s)", f"{v:.1f}")
+    con.print(t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m curate.run`` shares the ``curate run`` command."""
+    from curate.cli import app
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(["run", *args], standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""The stage contract.
+
+A stage is a callable class that Ray instantiates once per actor (heavy setup in
+``__init__``), then calls with Arrow batches. It declares:
+
+* ``name`` - stable name used in logs, summaries and timings;
+* ``requires`` - stream columns it reads (``dag.py`` checks the chain before data flows);
+* ``adds`` - Arrow fields it adds or fills (types come from ``curate.schemas``);
+* ``resources(cfg)`` - CPUs/GPUs per actor, batch size and concurrency for ``map_batches``.
+
+Most stages work row by row: subclass :class:`RowStage` and implement ``process(row)``.
+Rows whose ``status`` is not ``ok`` pass through untouched; an exception inside
+``process`` turns the row into ``status=failed`` with a reason instead of crashing the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+log = logging.getLogger("curate")
+
+
+class StageError(Exception):
+    """An expected failure of one row: ``reason`` is a short code, the message a detail."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
+        self.detail = detail or reason
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one actor of a stage needs; translated to ``map_batches`` kwargs in one place."""
+
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+    batch_size: int = 1
+    concurrency: int | tuple[int, int] | None = None
+
+    actor: bool = False  # True: a pool of long-lived actors (model loaded once); False: stateless tasks
+
+    def map_batches_kwargs(self, default_concurrency: int = 1) -> dict[str, Any]:
+        kw: dict[str, Any] = {"num_cpus": self.num_cpus, "batch_size": self.batch_size}
+        if self.num_gpus:
+            kw["num_gpus"] = self.num_gpus
+        if self.actor:
+            kw["concurrency"] = self.concurrency or default_concurrency
+        elif self.concurrency:
+            kw["concurrency"] = self.concurrency
+        return kw
+
+
+@dataclass
+class RunContext:
+    """Run-wide facts every stage may need (picklable; shipped to actors)."""
+
+    run_id: str
+    output_dir: str
+    work_dir: str  # local scratch directory on the worker host
+
+
+class Stage:
+    """Base class: subclasses set the class attributes and implement ``__call__``."""
+
+    name: ClassVar[str] = "stage"
+    level: ClassVar[str] = "video"  # "video" stages see video records, "clip" stages clip records
+    requires: ClassVar[tuple[str, ...]] = ()
+    adds: ClassVar[tuple[pa.Field, ...]] = ()
+
+    @classmethod
+    def resources(cls, cfg: Any, ray_cfg: Any) -> Resources:
+        """Default: stateless CPU tasks (Ray fuses consecutive task stages into one operator,
+        so fetch -> probe -> cuts -> clips run back to back on the same worker and file)."""
+        return Resources(batch_size=ray_cfg.batch_size, concurrency=ray_cfg.video_concurrency)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def run_stage_task(batch: pa.Table, cls: type[Stage], cfg: Any, ctx: RunContext) -> pa.Table:
+    """Task adapter: build the (cheap) stage and apply it to one batch."""
+    return cls(cfg, ctx)(batch)
+
+
+class RowStage(Stage):
+    """A stage that maps each eligible row to one or more rows (dicts)."""
+
+    def __init__(self, cfg: Any, ctx: RunContext) -> None:
+        self.cfg = cfg
+        self.ctx = ctx
+
+    def eligible(self, row: dict[str, Any]) -> bool:
+        return row.get("status") == "ok" and row.get("record", "video") == self.level
+
+    def process(self, row: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        out: list[dict[str, Any]] = []
+        for row in batch.to_pylist():
+            if not self.eligible(row):
+                out.append(row)
+                continue
+            t0 = time.perf_counter()
+            try:
+                result = self.process(row)
+            except StageError as exc:
+                row.update(status="failed", error=exc.reason, error_detail=f"{self.name}: {exc.detail}")
+                result = row
+            except Exception as exc:  # noqa: BLE001 - a bad input must never crash the run
+                log.debug("stage %s failed on %s: %s", self.name, row.get("source"), traceback.format_exc())
+                row.update(
+                    status="failed",
+                    error=f"{self.name}_error",
+                    error_detail=f"{self.name}: {type(exc).__name__}: {exc}",
+                )
+                result = row
+            dt = time.perf_counter() - t0
+            rows = result if isinstance(result, list) else [result]
+            for r in rows:
+                timings = dict(r.get("stage_seconds") or {})
+                if r.get("record", "video") == "video":
+                    timings[self.name] = timings.get(self.name, 0.0) + dt
+                    r["stage_seconds"] = timings
+            out.extend(rows)
+        return rows_to_table(out, batch.schema, self.adds)
+
+
+def rows_to_table(rows: list[dict[str, Any]], schema: pa.Schema, adds: tuple[pa.Field, ...] = ()) -> pa.Table:
+    """Build a table with ``schema`` plus the ``adds`` fields (stable types across batches)."""
+    fields = list(schema)
+    names = {f.name for f in fields}
+    for f in adds:
+        if f.name not in names:
+            fields.append(f)
+            names.add(f.name)
+    if "stage_seconds" not in names:
+        fields.append(STAGE_SECONDS)
+    out_schema = pa.schema(fields)
+    cols = {f.name: [r.get(f.name) for r in rows] for f in out_schema}
+    return pa.Table.from_pydict(cols, schema=out_schema)
+
+
+STAGE_SECONDS = pa.field("stage_seconds", pa.map_(pa.string(), pa.float64()))

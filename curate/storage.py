@@ -1,0 +1,76 @@
+"""Output location: a local folder or any fsspec URL (s3://, gs://, ...).
+
+Everything is written to a temporary name first and then renamed, so a killed run never
+leaves a half-written file under its final name.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+
+import fsspec
+
+
+@dataclass
+class Output:
+    """The output root. ``local`` outputs are written in place; remote ones via fsspec."""
+
+    url: str
+
+    def __post_init__(self) -> None:
+        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        self.local = self.fs.protocol in ("file", ("file", "local"), "local") or "file" in (
+            self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        )
+        if self.local:
+            self.root = os.path.abspath(self.root)
+
+    def path(self, rel: str) -> str:
+        return f"{self.root.rstrip('/')}/{rel}" if rel else self.root
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.exists(self.path(rel))
+
+    def makedirs(self, rel: str) -> None:
+        self.fs.makedirs(self.path(rel), exist_ok=True)
+
+    def tmp_name(self, rel: str) -> str:
+        d, b = os.path.split(rel)
+        return os.path.join(d, f".{b}.{uuid.uuid4().hex[:8]}.tmp")
+
+    def put_file(self, local_file: str, rel: str) -> None:
+        """Move/upload a finished local file to ``rel`` atomically (tmp name, then rename)."""
+        d = os.path.dirname(rel)
+        if d:
+            self.makedirs(d)
+        if self.local:
+            os.replace(local_file, self.path(rel))
+            return
+        tmp = self.tmp_name(rel)
+        self.fs.put_file(local_file, self.path(tmp))
+        self.fs.mv(self.path(tmp), self.path(rel))
+        os.remove(local_file)
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        d = os.path.dirname(rel)
+        if d:
+            self.makedirs(d)
+        tmp = self.tmp_name(rel)
+        with self.fs.open(self.path(tmp), "wb") as f:
+            f.write(data)
+        self.fs.mv(self.path(tmp), self.path(rel))
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.fs.open(self.path(rel), "rb") as f:
+            return f.read()
+
+    def remove(self, rel: str) -> None:
+        if self.exists(rel):
+            self.fs.rm(self.path(rel))
+
+    def ls(self, rel: str) -> list[str]:
+        if not self.exists(rel):
+            return []
+        return [os.path.basename(p.rstrip("/")) for p in self.fs.ls(self.path(rel), detail=False)]

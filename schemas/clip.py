@@ -1,0 +1,32 @@
+"""Fields of the ``clips`` table: one row per clip span cut from a video."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from curate.schemas._fields import field
+
+CLIP_FIELDS: list[pa.Field] = [
+    field("clip_id", pa.string(), "Deterministic id: uuid5 of video_id + start/end frame.", nullable=False),
+    field("video_id", pa.string(), "Id of the source video (join key to `videos`).", nullable=False),
+    field("clip_index", pa.int32(), "0-based position of the clip within its video."),
+    field("shot_index", pa.int32(), "0-based index of the shot (cut-to-cut span) the clip comes from."),
+    field("start_frame", pa.int64(), "First frame of the clip in the source video (inclusive)."),
+    field("end_frame", pa.int64(), "Frame after the last frame of the clip (exclusive)."),
+    field("start_s", pa.float64(), "Start time in seconds (start_frame / fps)."),
+    field("end_s", pa.float64(), "End time in seconds (end_frame / fps)."),
+    field("duration_s", pa.float64(), "Clip duration in seconds."),
+    field("num_frames", pa.int64(), "Number of frames in the clip (end_frame - start_frame)."),
+    field("fps", pa.float64(), "Frame rate of the clip (same as the source)."),
+    field("width", pa.int32(), "Width of the clip file in pixels."),
+    field("height", pa.int32(), "Height of the clip file in pixels."),
+    field("is_long_take", pa.bool_(), "True when the shot the clip comes from has no cut for >= clips.long_take_min_s."),
+    field("clip_path", pa.string(), "Path of the clip file relative to the output directory (null when clip files are off)."),
+    field("thumbnail_path", pa.string(), "Path of the middle-frame JPEG thumbnail relative to the output directory."),
+    field("clip_codec", pa.string(), "Codec the clip file was written with (libx264, copy, ...)."),
+    field("status", pa.string(), "ok | failed | rejected. Rejected clips are kept with `reject_reasons`."),
+    field("error", pa.string(), "Machine-readable reason code when status == failed."),
+    field("error_detail", pa.string(), "Human-readable detail of the error."),
+    field("reject_reasons", pa.list_(pa.string()), "Every filter threshold the clip failed (empty when kept)."),
+    field("run_id", pa.string(), "Id of the run that produced this row."),
+]

@@ -1,0 +1,149 @@
+"""clips: shots -> clip spans -> clip files + thumbnails; emits one row per clip.
+
+Reads: video_id, local_path, fps, num_frames, cut_frames, width, height. Adds: num_clips
+on the video record, and one ``record='clip'`` row per clip (see ``schemas/clip.py``).
+Needs: 1 CPU (ffmpeg encode).
+
+Spans: the cut-to-cut shots, minus ``trim_frames`` on each side of a cut; shots longer than
+``max_s`` are split into equal windows no longer than ``max_s``; spans shorter than
+``min_s`` are dropped. Clip files are cut frame-accurately (decode from the nearest earlier
+keyframe, then exact ``-frames:v``) unless ``codec: copy`` (keyframe-aligned, inexact).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from curate.config import ClipsConfig
+from curate.ids import clip_id
+from curate.media import run_ffmpeg
+from curate.schemas import CLIPS, VIDEOS
+from curate.stage import RowStage, RunContext
+from curate.storage import Output
+
+
+@dataclass(frozen=True)
+class Span:
+    shot_index: int
+    start: int  # inclusive frame
+    end: int  # exclusive frame
+    long_take: bool
+
+
+def compute_spans(cut_frames: list[int], num_frames: int, fps: float, cfg: ClipsConfig) -> list[Span]:
+    """Clip spans for a video with shots starting at ``cut_frames`` (see module docstring)."""
+    bounds = [0, *[c for c in sorted(set(cut_frames)) if 0 < c < num_frames], num_frames]
+    spans: list[Span] = []
+    min_len = int(math.ceil(cfg.min_s * fps - 1e-9))
+    max_len = max(1, int(math.floor(cfg.max_s * fps + 1e-9)))
+    for shot, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        long_take = (b - a) / fps >= cfg.long_take_min_s
+        if a > 0:
+            a += cfg.trim_frames
+        if b < num_frames:
+            b -= cfg.trim_frames
+        length = b - a
+        if length < max(min_len, 1):
+            continue
+        if cfg.long_takes_only and not long_take:
+            continue
+        pieces = max(1, math.ceil(length / max_len))
+        step = length / pieces
+        for k in range(pieces):
+            s = a + int(round(k * step))
+            e = a + int(round((k + 1) * step))
+            if e - s >= max(min_len, 1):
+                spans.append(Span(shot, s, e, long_take))
+    return spans
+
+
+def _even(x: float) -> int:
+    return max(2, int(round(x / 2)) * 2)
+
+
+class Clips(RowStage):
+    name = "clips"
+    requires = ("video_id", "local_path", "fps", "num_frames", "cut_frames", "width", "height")
+    adds = tuple(f for f in VIDEOS if f.name == "num_clips") + tuple(CLIPS)
+
+    cfg: ClipsConfig
+
+    def __init__(self, cfg: ClipsConfig, ctx: RunContext) -> None:
+        super().__init__(cfg, ctx)
+        self.out = Output(ctx.output_dir)
+        self.tmp = os.path.join(ctx.work_dir, "tmp")
+        os.makedirs(self.tmp, exist_ok=True)
+
+    def _size(self, w: int, h: int) -> tuple[int, int]:
+        if self.cfg.max_height and h > self.cfg.max_height:
+            return _even(w * self.cfg.max_height / h), self.cfg.max_height
+        return w, h
+
+    def _cut(self, src: str, span: Span, fps: float, rel: str, size: tuple[int, int], scaled: bool) -> None:
+        if self.out.exists(rel):
+            return  # deterministic id: the same span was cut by an earlier (interrupted) run
+        tmp = os.path.join(self.tmp, os.path.basename(rel))
+        start = span.start / fps
+        args = ["-ss", f"{start:.6f}", "-i", src, "-frames:v", str(span.end - span.start)]
+        if self.cfg.codec == "copy":
+            args += ["-c", "copy"]
+        else:
+            args += ["-c:v", self.cfg.codec]
+            if self.cfg.codec in ("libx264", "libx265", "libvpx-vp9"):
+                args += ["-crf", str(self.cfg.crf)]
+            if self.cfg.codec == "libvpx-vp9":
+                args += ["-b:v", "0", "-row-mt", "1"]
+            elif self.cfg.preset:
+                args += ["-preset", self.cfg.preset]
+            args += ["-pix_fmt", "yuv420p"]
+            if scaled:
+                args += ["-vf", f"scale={size[0]}:{size[1]}"]
+            args += ["-c:a", "aac"] if self.cfg.audio else ["-an"]
+        args += ["-movflags", "+faststart", "-f", "mp4", tmp]
+        run_ffmpeg(args)
+        self.out.put_file(tmp, rel)
+
+    def _thumb(self, src: str, span: Span, fps: float, rel: str) -> None:
+        if self.out.exists(rel):
+            return
+        tmp = os.path.join(self.tmp, os.path.basename(rel))
+        mid = (span.start + span.end) / 2 / fps
+        run_ffmpeg(["-ss", f"{mid:.6f}", "-i", src, "-frames:v", "1",
+                    "-vf", f"scale={self.cfg.thumbnail_width}:-2", "-q:v", "4", "-f", "image2", tmp])
+        self.out.put_file(tmp, rel)
+
+    def process(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        fps = row["fps"]
+        spans = compute_spans(row.get("cut_frames") or [], row["num_frames"], fps, self.cfg)
+        vid = row["video_id"]
+        w, h = self._size(row["width"], row["height"])
+        scaled = (w, h) != (row["width"], row["height"])
+        clips: list[dict[str, Any]] = []
+        for i, sp in enumerate(spans):
+            cid = clip_id(vid, sp.start, sp.end)
+            clip: dict[str, Any] = {
+                "record": "clip", "clip_id": cid, "video_id": vid, "clip_index": i,
+                "shot_index": sp.shot_index, "start_frame": sp.start, "end_frame": sp.end,
+                "start_s": sp.start / fps, "end_s": sp.end / fps, "duration_s": (sp.end - sp.start) / fps,
+                "num_frames": sp.end - sp.start, "fps": fps, "width": w, "height": h,
+                "is_long_take": sp.long_take, "status": "ok", "reject_reasons": [],
+                "run_id": self.ctx.run_id, "local_path": row["local_path"],
+            }
+            sub = f"{vid[:2]}/{vid}"
+            try:
+                if self.cfg.write_files:
+                    rel = f"clips/{sub}/{cid}.mp4"
+                    self._cut(row["local_path"], sp, fps, rel, (w, h), scaled)
+                    clip["clip_path"], clip["clip_codec"] = rel, self.cfg.codec
+                if self.cfg.thumbnails:
+                    rel = f"thumbnails/{sub}/{cid}.jpg"
+                    self._thumb(row["local_path"], sp, fps, rel)
+                    clip["thumbnail_path"] = rel
+            except Exception as exc:  # noqa: BLE001 - one bad clip must not lose the others
+                clip.update(status="failed", error=getattr(exc, "reason", "clip_write_error"), error_detail=str(exc))
+            clips.append(clip)
+        row["num_clips"] = len(clips)
+        return [row, *clips]

@@ -1,0 +1,133 @@
+"""discover: expand ``input.sources`` into one row per video (runs on the driver).
+
+Reads: config ``input``. Adds: video_id, source, source_kind, status (+ error for sources
+that cannot exist, e.g. an unreadable list file). Needs: nothing but the local filesystem.
+
+Accepts folders, globs, media files, list files (.txt one source per line; .csv/.parquet/
+.jsonl with a ``url``/``path``/``source`` column), http(s) and fsspec URLs, ``samples://``.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import logging
+import os
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.config import InputConfig
+from curate.ids import video_id
+from curate.samples import ensure_samples
+
+log = logging.getLogger("curate")
+
+LIST_EXTS = (".txt", ".csv", ".parquet", ".jsonl")
+LIST_COLUMNS = ("url", "path", "source", "video_url", "file")
+
+
+def _kind(src: str) -> str:
+    if src.startswith(("http://", "https://")):
+        return "http"
+    if "://" in src and not src.startswith("file://"):
+        return "fsspec"
+    return "local"
+
+
+def _read_list(path: str) -> list[str]:
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".txt":
+        with open(path) as f:
+            return [ln.strip() for ln in f if ln.strip() and not ln.lstrip().startswith("#")]
+    if ext == ".parquet":
+        table = pq.read_table(path)
+        col = next((c for c in LIST_COLUMNS if c in table.column_names), None)
+        if col is None:
+            raise ValueError(f"{path}: needs one of the columns {LIST_COLUMNS}")
+        return [v for v in table.column(col).to_pylist() if v]
+    rows: list[dict[str, Any]]
+    if ext == ".jsonl":
+        with open(path) as f:
+            rows = [json.loads(ln) for ln in f if ln.strip()]
+    else:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    col = next((c for c in LIST_COLUMNS if rows and c in rows[0]), None)
+    if col is None:
+        raise ValueError(f"{path}: needs one of the columns {LIST_COLUMNS}")
+    return [str(r[col]).strip() for r in rows if r.get(col)]
+
+
+def expand_sources(cfg: InputConfig, sample_dir: str) -> list[dict[str, Any]]:
+    """Return video rows (dicts) for every source, de-duplicated by video_id, in input order."""
+    exts = tuple(e.lower() for e in cfg.extensions)
+    rows: list[dict[str, Any]] = []
+
+    def add(src: str, kind: str | None = None, **extra: Any) -> None:
+        rows.append({"source": src, "source_kind": kind or _kind(src), "status": "ok", **extra})
+
+    for entry in cfg.sources:
+        if entry.startswith("samples://"):
+            for s in ensure_samples(sample_dir):
+                add(os.path.abspath(s.path), "sample")
+            continue
+        kind = _kind(entry)
+        if kind != "local":
+            add(entry, kind)
+            continue
+        path = os.path.expanduser(entry[7:] if entry.startswith("file://") else entry)
+        if os.path.isdir(path):
+            found = sorted(
+                os.path.join(d, f)
+                for d, _, files in os.walk(path)
+                for f in files
+                if f.lower().endswith(exts)
+            )
+            if not found:
+                log.warning("input source %s: folder has no files with extensions %s", entry, list(exts))
+            for f in found:
+                add(os.path.abspath(f))
+        elif any(ch in path for ch in "*?["):
+            found = sorted(glob.glob(path, recursive=True))
+            if not found:
+                log.warning("input source %s: glob matches nothing", entry)
+            for f in found:
+                if os.path.isfile(f):
+                    add(os.path.abspath(f))
+        elif path.lower().endswith(LIST_EXTS) and os.path.isfile(path):
+            try:
+                items = _read_list(path)
+            except Exception as exc:  # noqa: BLE001
+                add(os.path.abspath(path), "local", status="failed", error="bad_list_file", error_detail=str(exc))
+                continue
+            base = os.path.dirname(os.path.abspath(path))
+            for item in items:
+                k = _kind(item)
+                if k == "local" and not os.path.isabs(item) and not item.startswith("file://"):
+                    item = os.path.join(base, item)
+                add(item if k != "local" else os.path.abspath(item[7:] if item.startswith("file://") else item), k)
+        else:
+            # A single file; a missing one becomes a failed row (never silently dropped).
+            add(os.path.abspath(path))
+
+    seen: set[str] = set()
+    out = []
+    for r in rows:
+        r["video_id"] = video_id(r["source"])
+        if r["video_id"] in seen:
+            continue
+        seen.add(r["video_id"])
+        out.append(r)
+    if cfg.max_videos:
+        out = out[: cfg.max_videos]
+    return out
+
+
+def discover(cfg: InputConfig, sample_dir: str, schema: pa.Schema) -> pa.Table:
+    rows = expand_sources(cfg, sample_dir)
+    for r in rows:
+        r["record"] = "video"
+    return pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
