@@ -1,0 +1,37 @@
+"""Cut detection against ground truth: real footage (bikes.mp4) and synthetic hard cuts."""
+
+from __future__ import annotations
+
+import pytest
+
+from curate.config import CutsConfig
+from curate.stages.cuts import detect_cuts
+
+
+def _match(found: list[int], truth: tuple[int, ...], tol: int) -> bool:
+    return len(found) == len(truth) and all(abs(f - t) <= tol for f, t in zip(found, truth))
+
+
+@pytest.mark.parametrize("detector", ["adaptive", "content"])
+def test_bikes_five_cuts(samples, detector):
+    s = samples["bikes"]
+    cuts, n = detect_cuts(s.path, 25.0, CutsConfig(detector=detector))
+    assert n == 250
+    assert _match(cuts, s.cuts, tol=2), cuts
+
+
+@pytest.mark.parametrize("detector", ["adaptive", "content"])
+def test_synthetic_exact_cuts(samples, detector):
+    s = samples["synthetic_cuts"]
+    cuts, _ = detect_cuts(s.path, 25.0, CutsConfig(detector=detector))
+    assert cuts == list(s.cuts)
+
+
+def test_no_cuts_in_single_shot(samples):
+    cuts, n = detect_cuts(samples["bigbuckbunny"].path, 25.0, CutsConfig())
+    assert cuts == [] and n > 100
+
+
+def test_detector_none_gives_one_shot(samples):
+    cuts, n = detect_cuts(samples["bikes"].path, 25.0, CutsConfig(detector="none"))
+    assert cuts == [] and n == 250
