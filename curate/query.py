@@ -40,6 +40,6 @@ def query(output_dir: str, sql: str):
     """Run ``sql`` and return a pyarrow Table."""
     con = connect(output_dir)
     try:
-        return con.execute(sql).to_arrow_table()
+        return con.sql(sql).to_arrow_table()
     finally:
         con.close()
