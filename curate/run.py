@@ -55,7 +55,11 @@ class RunSummary:
 
 
 def _init_ray(cfg: Config) -> int:
-    """Start or join Ray; return the CPU count used as default stage concurrency."""
+    """Start or join Ray; return the CPU count used as default stage concurrency.
+
+    ``ray.address`` (or ``$RAY_ADDRESS``, which ``ray job submit`` sets) joins that cluster;
+    otherwise a private local instance is started.
+    """
     import ray
 
     if not ray.is_initialized():
@@ -65,6 +69,7 @@ def _init_ray(cfg: Config) -> int:
         if address:
             kwargs["address"] = address
         else:
+            kwargs["address"] = "local"  # a private instance; never silently join a `ray start` head
             if cfg.ray.num_cpus:
                 kwargs["num_cpus"] = cfg.ray.num_cpus
             if cfg.ray.object_store_memory:
