@@ -141,7 +141,7 @@ def scaled_size(width: int, height: int, target_width: int) -> tuple[int, int]:
 
 
 def iter_frames(
-    path: str, width: int, fmt: str = "bgr24", threads: int = 0
+    path: str, width: int, fmt: str = "bgr24", threads: int = 0, interpolation: str = "FAST_BILINEAR"
 ) -> Iterator[tuple[int, float, np.ndarray]]:
     """Stream (frame_index, pts_seconds, HxWx3 uint8) downscaled to ``width``.
 
@@ -161,7 +161,9 @@ def iter_frames(
         i = 0
         try:
             for frame in c.decode(vs):
-                img = frame.to_ndarray(format=fmt, width=w, height=h)
+                # swscale scales and converts in one pass; FAST_BILINEAR costs ~1/3 of the
+                # default bicubic at 720p->256px and is plenty for analysis
+                img = frame.to_ndarray(format=fmt, width=w, height=h, interpolation=interpolation)
                 pts = float(frame.pts * tb) if frame.pts is not None else float("nan")
                 yield i, pts, img
                 i += 1
