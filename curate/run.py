@@ -103,7 +103,7 @@ def run_pipeline(cfg: Config) -> RunSummary:
     if prev and prev != {cfg.hash()}:
         log.warning("output %s holds shards made with a different config; new rows use this one", cfg.output.dir)
     summary = RunSummary(run_id=run_id, output_dir=out.path(""))
-    table = discover(cfg.input, os.path.join(work_dir, "samples"), stream_schema())
+    table = discover(cfg.input, os.path.join(work_dir, "samples"), stream_schema(), cfg.download)
     summary.videos_discovered = table.num_rows
     done = writer.done_video_ids()
     if done:
