@@ -327,3 +327,40 @@ def test_classify_errors():
     assert classify(wrapped(TransportError("timed out"))) == "network"
     assert classify(DownloadError("ERROR: Requested format is not available")) == "no_suitable_format"
     assert classify(RuntimeError("something else")) == "download_error"
+
+
+def test_pipeline_rejected_video_never_reaches_clips(tmp_path, server, make_cfg, ray_local):
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+    from curate.query import connect
+    from curate.run import run_pipeline
+
+    good = write_info(tmp_path, "pipe_ok", server.url("/v/pipe_ok.mp4"))
+    bad = write_info(tmp_path, "pipe_nd", server.url("/v/pipe_nd.mp4"), licence="Standard YouTube License")
+    cfg = make_cfg([good, bad], download__backoff_s=0.01, cuts__detector="none")
+    summary = run_pipeline(cfg)
+    assert summary.videos == 2 and summary.videos_ok == 1 and summary.videos_rejected == 1
+    assert summary.failures == {"licence_not_permitted": 1}  # rejected videos are counted by reason
+    assert server.hits["/v/pipe_nd.mp4"] == 0
+
+    con = connect(cfg.output.dir)
+    videos = {r[0]: r[1:] for r in con.execute(
+        "SELECT title, status, error, licence, local_path IS NULL, sha256, source_kind FROM videos").fetchall()}
+    assert videos["Video pipe_nd"][:4] == ("rejected", "licence_not_permitted", "all-rights-reserved", True)
+    ok = videos["Video pipe_ok"]
+    assert ok[:3] == ("ok", None, "CC-BY-3.0") and len(ok[4]) == 64 and ok[5] == "ytdl"
+    titles = [r[0] for r in con.execute(
+        "SELECT v.title FROM clips c JOIN videos v USING (video_id) WHERE c.status = 'ok'").fetchall()]
+    assert titles and set(titles) == {"Video pipe_ok"}
+    chapters = con.execute("SELECT chapters[1].title FROM videos WHERE title = 'Video pipe_ok'").fetchone()[0]
+    assert chapters == "intro"
+    con.close()
+
+    res = CliRunner().invoke(app, ["attribution", cfg.output.dir])
+    assert res.exit_code == 0, res.output
+    text = open(os.path.join(cfg.output.dir, "ATTRIBUTION.csv")).read().splitlines()
+    assert len(text) == 2 and "Video pipe_ok" in text[1] and "CC-BY-3.0" in text[1]
+    assert "https://www.youtube.com/watch?v=pipe_ok" in text[1] and "Alice Example" in text[1]
+    md = open(os.path.join(cfg.output.dir, "ATTRIBUTION.md")).read()
+    assert "[CC-BY-3.0](https://creativecommons.org/licenses/by/3.0/)" in md and "pipe_nd" not in md
