@@ -147,7 +147,7 @@ def print_summary(s: RunSummary) -> None:
         t.add_row("already done (skipped)", str(s.videos_skipped_done))
     t.add_row("videos processed", f"{s.videos} (ok {s.videos_ok}, failed {s.videos_failed}, rejected {s.videos_rejected})")
     for reason, n in s.failures.items():
-        t.add_row(f"  failed: {reason}", str(n))
+        t.add_row(f"  failed/rejected: {reason}", str(n))
     t.add_row("clips", f"{s.clips} (ok {s.clips_ok}, failed {s.clips_failed})")
     for reason, n in s.clip_failures.items():
         t.add_row(f"  clip failed: {reason}", str(n))

@@ -136,6 +136,10 @@ def expand_sources(cfg: InputConfig, sample_dir: str, download: DownloadConfig |
             # A single file; a missing one becomes a failed row (never silently dropped).
             add(os.path.abspath(path))
 
+    if download is not None and download.allow_unknown_licence and any(r["source_kind"] == "ytdl" for r in rows):
+        from curate.stages.download import warn_allow_unknown
+
+        warn_allow_unknown("discover")
     seen: set[str] = set()
     out = []
     for r in rows:

@@ -47,6 +47,17 @@ RETRY_REASONS = {"rate_limited", "http_error", "network"}
 _NOT_MEDIA = re.compile(r"\.(part|ytdl|meta\.json|tmp|temp)$|\.f[\w-]+\.\w+$|\.part-Frag\d+")
 
 
+_warned: set[str] = set()
+
+
+def warn_allow_unknown(where: str = "download") -> None:
+    """Say once per process that the gate admits videos without a licence (an explicit choice)."""
+    if where not in _warned:
+        _warned.add(where)
+        log.warning("download.allow_unknown_licence=true: videos WITHOUT a readable licence are admitted "
+                    "(rows get licence_gate=allow_unknown); filter them before publishing")
+
+
 class Rejected(StageError):
     """A policy rejection (licence, duration, size): the row gets status=rejected."""
 
@@ -63,8 +74,7 @@ class Download(RowStage):
         self.dir = cfg.cache_dir or os.path.join(ctx.work_dir, "ytdl")
         self.sleep = sleep
         if cfg.allow_unknown_licence:
-            log.warning("download.allow_unknown_licence=true: videos WITHOUT a readable licence are admitted "
-                        "(rows get licence_gate=allow_unknown); filter them before publishing")
+            warn_allow_unknown()
 
     @classmethod
     def resources(cls, cfg: DownloadConfig, ray_cfg: Any) -> Resources:

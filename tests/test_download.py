@@ -188,6 +188,9 @@ def test_gate_rejects_before_any_media_request(tmp_path, server, licence, reason
 
 
 def test_allow_unknown_is_explicit_and_recorded(tmp_path, server, caplog):
+    from curate.stages import download as dl
+
+    dl._warned.clear()
     info = write_info(tmp_path, "nolic", server.url("/v/nolic.mp4"), licence=None)
     with caplog.at_level("WARNING", logger="curate"):
         st, _ = stage(tmp_path, allow_unknown_licence=True)
