@@ -151,10 +151,11 @@ class Download(RowStage):
                 if not os.path.isfile(source):
                     raise StageError("not_found", f"no such info JSON: {source}")
                 return load_info_json(source)
+            # raw extractor output (formats may hold callables: not sanitised, used as is)
             info = ydl.extract_info(ytdl_url(source), download=False, process=False)
             if info.get("_type") in ("url", "url_transparent"):  # an embed: resolve through yt-dlp
                 info = ydl.extract_info(ytdl_url(source), download=False)
-            return ydl.sanitize_info(info)
+            return info
 
     def _download(self, info: dict[str, Any], vid: str) -> tuple[str, dict[str, Any]]:
         ydl, logger = self._ydl(vid)

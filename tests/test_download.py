@@ -367,3 +367,30 @@ def test_pipeline_rejected_video_never_reaches_clips(tmp_path, server, make_cfg,
     assert "https://www.youtube.com/watch?v=pipe_ok" in text[1] and "Alice Example" in text[1]
     md = open(os.path.join(cfg.output.dir, "ATTRIBUTION.md")).read()
     assert "[CC-BY-3.0](https://creativecommons.org/licenses/by/3.0/)" in md and "pipe_nd" not in md
+
+
+def test_discover_routes_and_expands_sources(tmp_path, server, samples):
+    from curate.config import InputConfig
+    from curate.stages.discover import expand_sources
+
+    info = write_info(tmp_path, "listed", server.url("/v/listed.mp4"))
+    lst = tmp_path / "sources.txt"
+    lst.write_text("\n".join([
+        "# queries and URLs, one per line",
+        "ytdl://" + server.url("/feed.xml"),             # expanded: 2 entries
+        info,                                            # info JSON: one ytdl row
+        "https://youtu.be/abc123def45",                  # platform URL: ytdl, id from the URL
+        "https://www.youtube.com/watch?v=abc123def45",   # same video -> same id -> dropped
+        server.url("/v/plain.mp4"),                      # plain http: stays with fetch
+        samples["bikes"].path,                           # local file
+    ]) + "\n")
+    rows = expand_sources(InputConfig(sources=[str(lst)]), str(tmp_path / "s"), DownloadConfig())
+    kinds = [(r["source_kind"], r["source"]) for r in rows]
+    assert kinds == [
+        ("ytdl", server.url("/v/feed1.mp4")), ("ytdl", server.url("/v/feed2.mp4")), ("ytdl", info),
+        ("ytdl", "https://youtu.be/abc123def45"), ("http", server.url("/v/plain.mp4")),
+        ("local", samples["bikes"].path),
+    ]
+    assert len({r["video_id"] for r in rows}) == len(rows)
+    # without a download section (old callers) nothing is routed to yt-dlp
+    assert all(r["source_kind"] != "ytdl" for r in expand_sources(InputConfig(sources=[str(lst)]), str(tmp_path / "s")))
