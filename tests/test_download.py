@@ -27,6 +27,7 @@ from curate.ytdl import classify, expand, is_collection, is_ytdl_source, platfor
 class _Server:
     def __init__(self, media: bytes) -> None:
         self.media = media
+        self.media_extra = b""
         self.hits: Counter[str] = Counter()
         self.bytes_sent: Counter[str] = Counter()
         self.lock = threading.Lock()
@@ -73,6 +74,8 @@ class _Server:
                     items = "".join(f"<item><title>clip {i}</title><link>{base}/v/feed{i}.mp4</link></item>" for i in (1, 2))
                     body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>feed</title>{items}</channel></rss>'
                     self._send(200, body.encode(), "application/rss+xml")
+                elif path.startswith("/a/"):
+                    self._send(200, srv.media_extra, "audio/mp4")
                 elif path.startswith("/v/") and path.endswith(".mp4"):
                     self._send(200, srv.media)
                 else:
@@ -394,3 +397,41 @@ def test_discover_routes_and_expands_sources(tmp_path, server, samples):
     assert len({r["video_id"] for r in rows}) == len(rows)
     # without a download section (old callers) nothing is routed to yt-dlp
     assert all(r["source_kind"] != "ytdl" for r in expand_sources(InputConfig(sources=[str(lst)]), str(tmp_path / "s")))
+
+
+def test_format_choice_prefers_h264_mp4_under_max_height(tmp_path, server):
+    fmts = [
+        {"format_id": "247", "url": server.url("/v/fmt-vp9-720.mp4"), "ext": "webm", "vcodec": "vp9", "acodec": "none", "height": 720, "width": 1280, "tbr": 1500},
+        {"format_id": "136", "url": server.url("/v/fmt-h264-720.mp4"), "ext": "mp4", "vcodec": "avc1.4d401f", "acodec": "none", "height": 720, "width": 1280, "tbr": 1200},
+        {"format_id": "137", "url": server.url("/v/fmt-h264-1080.mp4"), "ext": "mp4", "vcodec": "avc1.640028", "acodec": "none", "height": 1080, "width": 1920, "tbr": 3000},
+        {"format_id": "133", "url": server.url("/v/fmt-h264-240.mp4"), "ext": "mp4", "vcodec": "avc1.4d4015", "acodec": "none", "height": 240, "width": 426, "tbr": 200},
+    ]
+    for f in fmts:
+        f["protocol"] = "http"
+    info = write_info(tmp_path, "fmts", fmts[0]["url"], formats=fmts)
+    row = run_row(stage(tmp_path)[0], info)
+    assert row["status"] == "ok" and row["format_id"] == "136"
+    assert server.hits["/v/fmt-h264-720.mp4"] == 1
+    assert sum(server.hits[p] for p in ("/v/fmt-vp9-720.mp4", "/v/fmt-h264-1080.mp4", "/v/fmt-h264-240.mp4")) == 0
+    row = run_row(stage(tmp_path, max_height=300)[0], info, "vid-240")
+    assert row["format_id"] == "133"
+
+
+def test_audio_merge_with_ffmpeg(tmp_path, server, media_bytes):
+    from curate.media import probe
+
+    audio = tmp_path / "a.m4a"
+    run_ffmpeg(["-f", "lavfi", "-t", "2", "-i", "sine=frequency=440", "-c:a", "aac", str(audio)])
+    server.media_extra = audio.read_bytes()
+    fmts = [
+        {"format_id": "134", "url": server.url("/v/merge-video.mp4"), "ext": "mp4", "protocol": "http",
+         "vcodec": "avc1.4d400c", "acodec": "none", "height": 120, "width": 160},
+        {"format_id": "140", "url": server.url("/a/merge-audio.m4a"), "ext": "m4a", "protocol": "http",
+         "vcodec": "none", "acodec": "mp4a.40.2", "abr": 128},
+    ]
+    info = write_info(tmp_path, "merge", fmts[0]["url"], formats=fmts)
+    row = run_row(stage(tmp_path, audio=True)[0], info)
+    assert row["status"] == "ok", row["error_detail"]
+    assert row["format_id"] == "134+140" and row["local_path"].endswith(".mp4")
+    assert probe(row["local_path"]).has_audio
+    assert sorted(os.listdir(os.path.dirname(row["local_path"]))) == ["vid0.meta.json", "vid0.mp4"]
