@@ -124,5 +124,20 @@ def check_config(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     typer.echo(cfg.to_yaml())
 
 
+@app.command()
+def attribution(
+    output_dir: Annotated[str, typer.Argument(help="A curate output directory (with manifest.json).")],
+    dest: Annotated[Optional[str], typer.Option("--dest", help="Write the files here (default: OUTPUT_DIR).")] = None,
+) -> None:
+    """Write ATTRIBUTION.csv and ATTRIBUTION.md (title, author, source URL, licence) for every
+    video with clips in the shards."""
+    if not os.path.exists(os.path.join(output_dir, "manifest.json")) and "://" not in output_dir:
+        _fail(f"no curate output at {output_dir} (manifest.json missing)")
+    from curate.attribution import write_attribution
+
+    csv_path, md_path, n = write_attribution(output_dir, dest)
+    typer.echo(f"{n} videos -> {csv_path}, {md_path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

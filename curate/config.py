@@ -51,6 +51,62 @@ class FetchConfig(Section):
     keep_downloads: bool = Field(True, description="Keep downloaded source files after processing.")
 
 
+YTDL_HOSTS = [
+    "youtube.com", "youtu.be", "youtube-nocookie.com", "vimeo.com", "dailymotion.com", "dai.ly",
+    "commons.wikimedia.org", "archive.org", "flickr.com", "peertube.tv", "framatube.org",
+]
+
+
+class DownloadConfig(Section):
+    """yt-dlp downloads with a licence gate (see docs/download.md)."""
+
+    hosts: list[str] = Field(
+        default_factory=lambda: list(YTDL_HOSTS),
+        description=(
+            "http(s) URLs on these hosts (or their subdomains) go through yt-dlp instead of `fetch`. "
+            "Any source prefixed `ytdl://`, yt-dlp search queries (`ytsearch10:...`), `ytcc10:...` "
+            "(YouTube Creative-Commons search) and `*.info.json` files always do."
+        ),
+    )
+    allow_licences: list[str] = Field(
+        default_factory=lambda: ["CC-BY", "CC-BY-SA", "CC0", "public-domain"],
+        min_length=1,
+        description="Normalised licence ids or families admitted by the gate (CC-BY admits CC-BY-3.0/4.0, not CC-BY-NC).",
+    )
+    allow_unknown_licence: bool = Field(
+        False,
+        description="Admit videos whose licence is missing/unreadable (logged loudly; rows get licence_gate=allow_unknown).",
+    )
+    max_height: int | None = Field(720, ge=16, description="Highest video height to download (None = best).")
+    prefer_h264_mp4: bool = Field(True, description="Prefer H.264 in MP4 over VP9/AV1/WebM when several fit.")
+    audio: bool = Field(False, description="Also download and merge the best audio track.")
+    format: str | None = Field(None, description="Raw yt-dlp format selector; overrides max_height/prefer_h264_mp4/audio.")
+    max_bytes: int = Field(2 * 1024**3, gt=0, description="Reject (too_large) media larger than this, before or while downloading.")
+    max_duration_s: float | None = Field(3 * 3600.0, gt=0, description="Reject (too_long) videos longer than this, before downloading.")
+    max_entries: int | None = Field(None, ge=1, description="At most this many videos per playlist/channel/search source.")
+    concurrency: int = Field(2, ge=1, description="Concurrent yt-dlp downloads across the run (Ray tasks of this stage).")
+    ratelimit: int | None = Field(None, gt=0, description="Download rate limit per download, bytes/s (yt-dlp ratelimit).")
+    sleep_interval_s: float = Field(0.0, ge=0, description="Sleep before each download (yt-dlp sleep_interval).")
+    max_sleep_interval_s: float | None = Field(None, ge=0, description="Random sleep up to this (yt-dlp max_sleep_interval).")
+    sleep_requests_s: float = Field(0.0, ge=0, description="Sleep between metadata requests (yt-dlp sleep_interval_requests).")
+    retries: int = Field(3, ge=0, description="Retries (exponential backoff) on 429, 5xx, timeouts and truncated bodies.")
+    backoff_s: float = Field(2.0, ge=0, description="First backoff delay; doubles each retry (capped at 120 s).")
+    socket_timeout_s: float = Field(30.0, gt=0, description="Socket timeout per request.")
+    cookiefile: str | None = Field(None, description="Netscape cookies.txt passed to yt-dlp (bot checks, age/members gates).")
+    proxy: str | None = Field(None, description="Proxy URL passed to yt-dlp (http://, socks5://), e.g. for geo blocks.")
+    cache_dir: str | None = Field(None, description="Where media goes (default: <output>/_work/ytdl).")
+    ytdlp_opts: dict[str, Any] = Field(
+        default_factory=dict, description="Extra YoutubeDL options (expert; the licence gate and output paths cannot be changed here)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DownloadConfig:
+        bad = {"outtmpl", "paths", "match_filter", "simulate", "skip_download"} & set(self.ytdlp_opts)
+        if bad:
+            raise ValueError(f"download.ytdlp_opts may not set {sorted(bad)} (managed by curate)")
+        return self
+
+
 class ProbeConfig(Section):
     sha256: bool = Field(True, description="Hash each media file (SHA-256).")
 
@@ -118,6 +174,7 @@ class Config(Section):
     name: str = Field("curate", description="Dataset name (used in the manifest and cards).")
     input: InputConfig = Field(default_factory=InputConfig)
     fetch: FetchConfig = Field(default_factory=FetchConfig)
+    download: DownloadConfig = Field(default_factory=DownloadConfig)
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     cuts: CutsConfig = Field(default_factory=CutsConfig)
     clips: ClipsConfig = Field(default_factory=ClipsConfig)

@@ -16,6 +16,7 @@ from curate.config import Config, ConfigError
 from curate.stage import Resources, RunContext, Stage, run_stage_task
 from curate.stages.clips import Clips
 from curate.stages.cuts import Cuts
+from curate.stages.download import Download
 from curate.stages.fetch import Fetch
 from curate.stages.probe import Probe
 
@@ -34,6 +35,7 @@ class StageSpec:
 def plan(cfg: Config) -> list[StageSpec]:
     """The stages of this config, in data-flow order."""
     chain: list[tuple[type[Stage], Any]] = [
+        (Download, cfg.download),  # yt-dlp sources (source_kind=ytdl); others pass through
         (Fetch, cfg.fetch),
         (Probe, cfg.probe),
         (Cuts, cfg.cuts),

@@ -108,7 +108,7 @@ def run_pipeline(cfg: Config) -> RunSummary:
     if prev and prev != {cfg.hash()}:
         log.warning("output %s holds shards made with a different config; new rows use this one", cfg.output.dir)
     summary = RunSummary(run_id=run_id, output_dir=out.path(""))
-    table = discover(cfg.input, os.path.join(work_dir, "samples"), stream_schema())
+    table = discover(cfg.input, os.path.join(work_dir, "samples"), stream_schema(), cfg.download)
     summary.videos_discovered = table.num_rows
     done = writer.done_video_ids()
     if done:
@@ -152,7 +152,7 @@ def print_summary(s: RunSummary) -> None:
         t.add_row("already done (skipped)", str(s.videos_skipped_done))
     t.add_row("videos processed", f"{s.videos} (ok {s.videos_ok}, failed {s.videos_failed}, rejected {s.videos_rejected})")
     for reason, n in s.failures.items():
-        t.add_row(f"  failed: {reason}", str(n))
+        t.add_row(f"  failed/rejected: {reason}", str(n))
     t.add_row("clips", f"{s.clips} (ok {s.clips_ok}, failed {s.clips_failed})")
     for reason, n in s.clip_failures.items():
         t.add_row(f"  clip failed: {reason}", str(n))

@@ -13,9 +13,12 @@ import pyarrow as pa
 
 from curate.schemas._fields import field, schema_table
 from curate.schemas.clip import CLIP_FIELDS
-from curate.schemas.video import VIDEO_FIELDS
+from curate.schemas.provenance import PROVENANCE_FIELDS
+from curate.schemas.video import VIDEO_FIELDS as _BASE_VIDEO_FIELDS
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
+
+VIDEO_FIELDS = _BASE_VIDEO_FIELDS + PROVENANCE_FIELDS
 
 VIDEOS: pa.Schema = pa.schema(VIDEO_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "videos"})
 CLIPS: pa.Schema = pa.schema(CLIP_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "clips"})

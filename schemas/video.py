@@ -9,7 +9,7 @@ from curate.schemas._fields import field
 VIDEO_FIELDS: list[pa.Field] = [
     field("video_id", pa.string(), "Deterministic id: uuid5 of the normalised source (path or URL).", nullable=False),
     field("source", pa.string(), "The input as given: local path, file://, http(s)://, s3:// or other fsspec URL."),
-    field("source_kind", pa.string(), "local | http | fsspec | sample."),
+    field("source_kind", pa.string(), "local | http | fsspec | sample | ytdl (downloaded with yt-dlp, see docs/download.md)."),
     field("local_path", pa.string(), "Where the media was read from on the worker (downloaded copy for remote sources)."),
     field("status", pa.string(), "ok | failed | rejected. Failed/rejected rows keep `error`."),
     field("error", pa.string(), "Machine-readable reason code when status != ok (see README 'Failure reasons')."),

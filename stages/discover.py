@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.config import InputConfig
+from curate.config import DownloadConfig, InputConfig
 from curate.ids import video_id
 from curate.samples import ensure_samples
 
@@ -61,15 +61,35 @@ def _read_list(path: str) -> list[str]:
     return [str(r[col]).strip() for r in rows if r.get(col)]
 
 
-def expand_sources(cfg: InputConfig, sample_dir: str) -> list[dict[str, Any]]:
-    """Return video rows (dicts) for every source, de-duplicated by video_id, in input order."""
+def expand_sources(cfg: InputConfig, sample_dir: str, download: DownloadConfig | None = None) -> list[dict[str, Any]]:
+    """Return video rows (dicts) for every source, de-duplicated by video_id, in input order.
+
+    With ``download`` given, yt-dlp sources (see ``curate.ytdl.is_ytdl_source``) become
+    ``source_kind="ytdl"`` rows; searches/playlists/channels expand into one row per video.
+    """
     exts = tuple(e.lower() for e in cfg.extensions)
     rows: list[dict[str, Any]] = []
 
     def add(src: str, kind: str | None = None, **extra: Any) -> None:
+        if download is not None and kind != "sample" and extra.get("status", "ok") == "ok":
+            from curate.ytdl import expand, is_ytdl_source
+
+            if is_ytdl_source(src, download):
+                rows.extend(expand(src, download))
+                return
         rows.append({"source": src, "source_kind": kind or _kind(src), "status": "ok", **extra})
 
+    def ytdl(src: str) -> bool:
+        if download is None:
+            return False
+        from curate.ytdl import is_ytdl_source
+
+        return is_ytdl_source(src, download) and not src.endswith(".info.json")
+
     for entry in cfg.sources:
+        if ytdl(entry):  # search query / platform URL / ytdl:// (an .info.json is a local file)
+            add(entry, "ytdl")
+            continue
         if entry.startswith("samples://"):
             for s in ensure_samples(sample_dir):
                 add(os.path.abspath(s.path), "sample")
@@ -105,6 +125,9 @@ def expand_sources(cfg: InputConfig, sample_dir: str) -> list[dict[str, Any]]:
                 continue
             base = os.path.dirname(os.path.abspath(path))
             for item in items:
+                if ytdl(item):
+                    add(item, "ytdl")
+                    continue
                 k = _kind(item)
                 if k == "local" and not os.path.isabs(item) and not item.startswith("file://"):
                     item = os.path.join(base, item)
@@ -113,10 +136,14 @@ def expand_sources(cfg: InputConfig, sample_dir: str) -> list[dict[str, Any]]:
             # A single file; a missing one becomes a failed row (never silently dropped).
             add(os.path.abspath(path))
 
+    if download is not None and download.allow_unknown_licence and any(r["source_kind"] == "ytdl" for r in rows):
+        from curate.stages.download import warn_allow_unknown
+
+        warn_allow_unknown("discover")
     seen: set[str] = set()
     out = []
     for r in rows:
-        r["video_id"] = video_id(r["source"])
+        r["video_id"] = r.get("video_id") or video_id(r["source"])
         if r["video_id"] in seen:
             continue
         seen.add(r["video_id"])
@@ -126,8 +153,8 @@ def expand_sources(cfg: InputConfig, sample_dir: str) -> list[dict[str, Any]]:
     return out
 
 
-def discover(cfg: InputConfig, sample_dir: str, schema: pa.Schema) -> pa.Table:
-    rows = expand_sources(cfg, sample_dir)
+def discover(cfg: InputConfig, sample_dir: str, schema: pa.Schema, download: DownloadConfig | None = None) -> pa.Table:
+    rows = expand_sources(cfg, sample_dir, download)
     for r in rows:
         r["record"] = "video"
     return pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()

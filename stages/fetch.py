@@ -97,6 +97,10 @@ class Fetch(RowStage):
 
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         src, kind = row["source"], row["source_kind"]
+        if kind == "ytdl":  # fetched (licence-gated) by the download stage, which set local_path
+            if not row.get("local_path"):
+                raise StageError("not_downloaded", f"yt-dlp source reached fetch without a download: {src}")
+            return row
         if kind in ("local", "sample"):
             path = src[7:] if src.startswith("file://") else src
             if not os.path.exists(path):

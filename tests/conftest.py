@@ -69,6 +69,7 @@ def ray_local():
     import ray
 
     if not ray.is_initialized():
+        # address="local": always a fresh instance, never a Ray cluster another process left running
         ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
     yield ray
     ray.shutdown()
