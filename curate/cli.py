@@ -139,5 +139,34 @@ def attribution(
     typer.echo(f"{n} videos -> {csv_path}, {md_path}")
 
 
+def config_reference() -> str:
+    """Markdown tables of every config section, key, default and description."""
+    from pydantic import BaseModel
+
+    from curate.config import Config
+
+    lines: list[str] = []
+    for section, finfo in Config.model_fields.items():
+        model = finfo.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            lines.append(f"- `{section}` (default `{finfo.default}`): {finfo.description or ''}")
+            continue
+        lines += ["", f"### `{section}`", ""]
+        if model.__doc__:
+            lines += [" ".join(model.__doc__.split()), ""]
+        lines += ["| key | default | description |", "|---|---|---|"]
+        for key, f in model.model_fields.items():
+            default = f.default_factory() if f.default_factory is not None else f.default
+            desc = (f.description or "").replace("|", "\\|")
+            lines.append(f"| `{key}` | `{default!r}` | {desc} |")
+    return "\n".join(lines) + "\n"
+
+
+@app.command("config-reference")
+def config_reference_cmd() -> None:
+    """Print the config reference (Markdown) used in the README."""
+    typer.echo(config_reference())
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

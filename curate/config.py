@@ -47,8 +47,7 @@ class FetchConfig(Section):
     max_bytes: int = Field(4 * 1024**3, gt=0, description="Reject downloads larger than this (bytes).")
     retries: int = Field(3, ge=0, description="Retries on timeouts, 429 and 5xx (exponential backoff).")
     backoff_s: float = Field(1.0, ge=0, description="First backoff delay; doubles each retry.")
-    cache_dir: str | None = Field(None, description="Where downloads go (default: <output>/media/downloads).")
-    keep_downloads: bool = Field(True, description="Keep downloaded source files after processing.")
+    cache_dir: str | None = Field(None, description="Where downloads go (default: <output>/_work/downloads).")
 
 
 YTDL_HOSTS = [

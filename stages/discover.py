@@ -92,7 +92,8 @@ def expand_sources(cfg: InputConfig, sample_dir: str, download: DownloadConfig |
             continue
         if entry.startswith("samples://"):
             for s in ensure_samples(sample_dir):
-                add(os.path.abspath(s.path), "sample")
+                add(os.path.abspath(s.path), "sample", licence=s.licence, licence_raw=s.licence,
+                    title=s.title, uploader=s.uploader)
             continue
         kind = _kind(entry)
         if kind != "local":
