@@ -154,6 +154,11 @@ class OutputConfig(Section):
     shard_clips: int = Field(5000, ge=1, description="Flush a shard once this many clip rows are buffered.")
     shard_videos: int = Field(500, ge=1, description="...or once this many video rows are buffered.")
     compression: str = Field("zstd", description="Parquet compression codec.")
+    retry_errors: list[str] = Field(
+        default_factory=lambda: ["network", "rate_limited", "http_error", "truncated_download", "ffmpeg_timeout"],
+        description="On a re-run, videos that failed with one of these (transient) reasons are removed "
+        "from the shards and processed again; every other finished video is skipped.",
+    )
 
 
 class RayConfig(Section):

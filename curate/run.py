@@ -30,6 +30,7 @@ class RunSummary:
     output_dir: str
     videos_discovered: int = 0
     videos_skipped_done: int = 0
+    videos_retried: int = 0
     videos: int = 0
     videos_ok: int = 0
     videos_failed: int = 0
@@ -110,6 +111,11 @@ def run_pipeline(cfg: Config) -> RunSummary:
     summary = RunSummary(run_id=run_id, output_dir=out.path(""))
     table = discover(cfg.input, os.path.join(work_dir, "samples"), stream_schema(), cfg.download)
     summary.videos_discovered = table.num_rows
+    retry = writer.failed_video_ids(set(cfg.output.retry_errors))
+    if retry:
+        writer.drop_videos(retry)
+        summary.videos_retried = len(retry)
+        log.info("resume: retrying %d videos that failed with %s", len(retry), cfg.output.retry_errors)
     done = writer.done_video_ids()
     if done:
         import pyarrow.compute as pc
@@ -150,6 +156,8 @@ def print_summary(s: RunSummary) -> None:
     t.add_row("videos discovered", str(s.videos_discovered))
     if s.videos_skipped_done:
         t.add_row("already done (skipped)", str(s.videos_skipped_done))
+    if s.videos_retried:
+        t.add_row("retried (transient failures)", str(s.videos_retried))
     t.add_row("videos processed", f"{s.videos} (ok {s.videos_ok}, failed {s.videos_failed}, rejected {s.videos_rejected})")
     for reason, n in s.failures.items():
         t.add_row(f"  failed/rejected: {reason}", str(n))

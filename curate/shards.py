@@ -87,6 +87,64 @@ class ShardWriter:
                     log.info("removing unfinished shard %s from an interrupted run", rel)
                     self.out.remove(rel)
 
+    def failed_video_ids(self, errors: set[str]) -> set[str]:
+        """Ids of committed videos that failed with one of ``errors`` (to retry them)."""
+        ids: set[str] = set()
+        if not errors:
+            return ids
+        for s in self.manifest["shards"]:
+            with self.out.fs.open(self.out.path(s["videos"]), "rb") as f:
+                t = pq.read_table(f, columns=["video_id", "status", "error"])
+            for vid, st, err in zip(*(t.column(c).to_pylist() for c in ("video_id", "status", "error"))):
+                if st == "failed" and err in errors:
+                    ids.add(vid)
+        return ids
+
+    def drop_videos(self, ids: set[str]) -> int:
+        """Remove these videos' rows from the committed shards (to process them again).
+
+        Each affected shard pair is rewritten without the rows under a new index, the manifest
+        entry is swapped (the commit point), then the old files are deleted; a crash at any
+        step leaves either the old or the new pair listed, never both.
+        """
+        if not ids:
+            return 0
+        import pyarrow.compute as pc
+
+        dropped = 0
+        for i, s in enumerate(list(self.manifest["shards"])):
+            tables = {}
+            for name in ("videos", "clips"):
+                with self.out.fs.open(self.out.path(s[name]), "rb") as f:
+                    tables[name] = pq.read_table(f)
+            keep = {n: pc.invert(pc.is_in(t.column("video_id"), value_set=pa.array(sorted(ids), pa.string())))
+                    for n, t in tables.items()}
+            n_drop = tables["videos"].num_rows - pc.sum(keep["videos"].cast("int64")).as_py()
+            if n_drop == 0:
+                continue
+            dropped += n_drop
+            idx = self.next_index
+            self.next_index += 1
+            entry = dict(s, index=idx, rows={})
+            for name, t in tables.items():
+                t = t.filter(keep[name])
+                rel = f"{name}/part-{idx:05d}.parquet"
+                buf = io.BytesIO()
+                pq.write_table(t, buf, compression=self.compression)
+                self.out.write_bytes(rel, buf.getvalue())
+                entry[name], entry["rows"][name] = rel, t.num_rows
+            self.manifest["shards"][i] = entry
+            self._update_rows()
+            write_manifest(self.out, self.manifest)
+            for name in ("videos", "clips"):
+                self.out.remove(s[name])
+        return dropped
+
+    def _update_rows(self) -> None:
+        self.manifest["rows"] = {
+            t: sum(s["rows"][t] for s in self.manifest["shards"]) for t in ("videos", "clips")
+        }
+
     def done_video_ids(self) -> set[str]:
         ids: set[str] = set()
         for s in self.manifest["shards"]:
@@ -167,9 +225,7 @@ class ShardWriter:
                 self.clip_errors[e] += 1
         self.manifest["shards"].append(entry)
         self.manifest["schema_version"] = SCHEMA_VERSION
-        self.manifest["rows"] = {
-            t: sum(s["rows"][t] for s in self.manifest["shards"]) for t in ("videos", "clips")
-        }
+        self._update_rows()
         write_manifest(self.out, self.manifest)  # the commit point
 
     def record_run(self, info: dict[str, Any]) -> None:

@@ -123,3 +123,21 @@ def test_pipeline_over_urls(server, ray_local, make_cfg, tmp_path):
     assert s.videos == 2 and s.videos_ok == 1 and s.failures == {"http_404": 1}
     rows = query(cfg.output.dir, "SELECT status, error, num_clips FROM videos ORDER BY status").to_pylist()
     assert rows[0]["error"] == "http_404" and rows[1]["num_clips"] == 5
+
+
+def test_transient_failures_are_retried_on_rerun(server, ray_local, make_cfg, tmp_path):
+    """A 429 that never cleared is retried by the next run; the old row is replaced, not duplicated."""
+    from curate.query import query
+    from curate.run import run_pipeline
+
+    (tmp_path / "urls.txt").write_text(f"{server}/ratelimited-late.mp4\n{server}/gone2.mp4\n")
+    _Handler.files["late.mp4"] = _Handler.files["video.mp4"]
+    _Handler.hits["/ratelimited-late.mp4"] = 0
+    cfg = make_cfg([str(tmp_path / "urls.txt")], fetch__backoff_s=0.01, fetch__retries=0)
+    first = run_pipeline(cfg)
+    assert first.failures == {"rate_limited": 1, "http_404": 1}
+    second = run_pipeline(cfg)  # the 429 handler lets the second request through
+    assert second.videos_retried == 1 and second.videos == 1 and second.videos_ok == 1
+    rows = query(cfg.output.dir, "SELECT source, status, error FROM videos ORDER BY source").to_pylist()
+    assert [(r["status"], r["error"]) for r in rows] == [("failed", "http_404"), ("ok", None)]
+    assert query(cfg.output.dir, "SELECT count(*) AS n FROM clips").to_pylist()[0]["n"] == 5
