@@ -42,9 +42,7 @@ class Output:
 
     def put_file(self, local_file: str, rel: str) -> None:
         """Move/upload a finished local file to ``rel`` atomically (tmp name, then rename)."""
-        d = os.path.dirname(rel)
-        if d:
-            self.makedirs(d)
+        self.makedirs(os.path.dirname(rel))
         if self.local:
             os.replace(local_file, self.path(rel))
             return
@@ -54,9 +52,7 @@ class Output:
         os.remove(local_file)
 
     def write_bytes(self, rel: str, data: bytes) -> None:
-        d = os.path.dirname(rel)
-        if d:
-            self.makedirs(d)
+        self.makedirs(os.path.dirname(rel))
         tmp = self.tmp_name(rel)
         with self.fs.open(self.path(tmp), "wb") as f:
             f.write(data)

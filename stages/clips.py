@@ -12,8 +12,10 @@ keyframe, then exact ``-frames:v``) unless ``codec: copy`` (keyframe-aligned, in
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import shutil
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,8 @@ from curate.media import run_ffmpeg
 from curate.schemas import CLIPS, VIDEOS
 from curate.stage import RowStage, RunContext
 from curate.storage import Output
+
+log = logging.getLogger("curate")
 
 
 @dataclass(frozen=True)
@@ -91,14 +95,7 @@ class Clips(RowStage):
         if self.cfg.codec == "copy":
             args += ["-c", "copy"]
         else:
-            args += ["-c:v", self.cfg.codec]
-            if self.cfg.codec in ("libx264", "libx265", "libvpx-vp9"):
-                args += ["-crf", str(self.cfg.crf)]
-            if self.cfg.codec == "libvpx-vp9":
-                args += ["-b:v", "0", "-row-mt", "1"]
-            elif self.cfg.preset:
-                args += ["-preset", self.cfg.preset]
-            args += ["-pix_fmt", "yuv420p"]
+            args += self._encode_args()
             if scaled:
                 args += ["-vf", f"scale={size[0]}:{size[1]}"]
             args += ["-c:a", "aac"] if self.cfg.audio else ["-an"]
@@ -115,6 +112,56 @@ class Clips(RowStage):
                     "-vf", f"scale={self.cfg.thumbnail_width}:-2", "-q:v", "4", "-f", "image2", tmp])
         self.out.put_file(tmp, rel)
 
+    def _encode_args(self) -> list[str]:
+        args = ["-c:v", self.cfg.codec]
+        if self.cfg.codec in ("libx264", "libx265", "libvpx-vp9"):
+            args += ["-crf", str(self.cfg.crf)]
+        if self.cfg.codec == "libvpx-vp9":
+            args += ["-b:v", "0", "-row-mt", "1"]
+        elif self.cfg.preset:
+            args += ["-preset", self.cfg.preset]
+        return args + ["-pix_fmt", "yuv420p"]
+
+    def _cut_all(self, src: str, spans: list[Span], rels: list[tuple[str | None, str | None]],
+                 size: tuple[int, int], scaled: bool) -> None:
+        """Every clip (and thumbnail) of a video in ONE ffmpeg run: one decode, one encode.
+
+        Keyframes are forced at every span boundary and the segment muxer splits there, so
+        each segment is exactly one span (or a trimmed gap, which is deleted).
+        """
+        todo = [i for i, (c, t) in enumerate(rels) if (c and not self.out.exists(c)) or (t and not self.out.exists(t))]
+        if not todo:
+            return
+        bounds = sorted({b for sp in spans for b in (sp.start, sp.end)} - {0})
+        work = os.path.join(self.tmp, f"seg-{os.getpid()}-{spans[0].start}-{abs(hash(src)) % 10**8}")
+        os.makedirs(work, exist_ok=True)
+        try:
+            scale = f",scale={size[0]}:{size[1]}" if scaled else ""
+            mids = [(sp.start + sp.end) // 2 for sp in spans]
+            graph = f"[0:v]split=2[a0][b];[a0]null{scale}[a];"
+            graph += "[b]select='" + "+".join(f"eq(n\\,{m})" for m in mids) + f"',scale={self.cfg.thumbnail_width}:-2[t]"
+            args = ["-i", src, "-filter_complex", graph, "-map", "[a]", "-an", *self._encode_args()]
+            if bounds:
+                args += ["-force_key_frames", "expr:" + "+".join(f"eq(n,{b})" for b in bounds),
+                         "-f", "segment", "-segment_frames", ",".join(map(str, bounds)),
+                         "-reset_timestamps", "1", "-segment_format", "mp4",
+                         "-segment_format_options", "movflags=+faststart", os.path.join(work, "seg%05d.mp4")]
+            else:
+                args += ["-movflags", "+faststart", "-f", "mp4", os.path.join(work, "seg00000.mp4")]
+            args += ["-map", "[t]", "-fps_mode", "passthrough", "-q:v", "4", "-f", "image2",
+                     os.path.join(work, "th%05d.jpg")]
+            run_ffmpeg(args, timeout=max(600.0, 4.0 * spans[-1].end))
+            seg_of = {b: i + 1 for i, b in enumerate(bounds)}  # segment k starts at bounds[k-1]
+            for k, (sp, (clip_rel, thumb_rel)) in enumerate(zip(spans, rels)):
+                seg = os.path.join(work, f"seg{seg_of.get(sp.start, 0):05d}.mp4")
+                thumb = os.path.join(work, f"th{k + 1:05d}.jpg")
+                if clip_rel and not self.out.exists(clip_rel):
+                    self.out.put_file(seg, clip_rel)
+                if thumb_rel and not self.out.exists(thumb_rel) and os.path.exists(thumb):
+                    self.out.put_file(thumb, thumb_rel)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
     def process(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         fps = row["fps"]
         spans = compute_spans(row.get("cut_frames") or [], row["num_frames"], fps, self.cfg)
@@ -122,6 +169,15 @@ class Clips(RowStage):
         w, h = self._size(row["width"], row["height"])
         scaled = (w, h) != (row["width"], row["height"])
         clips: list[dict[str, Any]] = []
+        sub = f"{vid[:2]}/{vid}"
+        ids = [clip_id(vid, sp.start, sp.end) for sp in spans]
+        rels = [(f"clips/{sub}/{cid}.mp4" if self.cfg.write_files else None,
+                 f"thumbnails/{sub}/{cid}.jpg" if self.cfg.thumbnails else None) for cid in ids]
+        if spans and self.cfg.write_files and self.cfg.codec != "copy" and not self.cfg.audio:
+            try:
+                self._cut_all(row["local_path"], spans, rels, (w, h), scaled)
+            except Exception as exc:  # noqa: BLE001 - fall back to one ffmpeg per clip below
+                log.warning("clips: one-pass cut of %s failed (%s); cutting clip by clip", vid, exc)
         for i, sp in enumerate(spans):
             cid = clip_id(vid, sp.start, sp.end)
             clip: dict[str, Any] = {
@@ -132,7 +188,6 @@ class Clips(RowStage):
                 "is_long_take": sp.long_take, "status": "ok", "reject_reasons": [],
                 "run_id": self.ctx.run_id, "local_path": row["local_path"],
             }
-            sub = f"{vid[:2]}/{vid}"
             try:
                 if self.cfg.write_files:
                     rel = f"clips/{sub}/{cid}.mp4"
