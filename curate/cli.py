@@ -124,5 +124,9 @@ def check_config(config: ConfigOpt = None, set_: SetOpt = None) -> None:
     typer.echo(cfg.to_yaml())
 
 
+from curate.cli_dataset import register as _register_dataset_commands  # noqa: E402
+
+_register_dataset_commands(app)  # report, card, serve
+
 if __name__ == "__main__":  # pragma: no cover
     app()
