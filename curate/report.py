@@ -155,8 +155,11 @@ def hist_png(title: str, ok: list[float], other: list[float], xlabel: str = "") 
     data = [x for x in (ok, other) if x]
     lo = min(min(x) for x in data)
     hi = max(max(x) for x in data)
-    bins = 30 if hi > lo else 1
-    rng = (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+    if hi > lo:
+        bins, rng = 30, (lo, hi)
+    else:  # one distinct value: a narrow bar at that value, not a full-width block
+        w = max(abs(lo) * 0.05, 0.5)
+        bins, rng = 21, (lo - w, lo + w)
     ax.hist([ok, other], bins=bins, range=rng, stacked=True, color=[OK, REJ],
             label=[f"kept ({len(ok)})", f"rejected/failed ({len(other)})"])
     ax.set_title(title, fontsize=10)
