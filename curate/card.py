@@ -64,9 +64,25 @@ def _md(text: Any) -> str:
     return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
 
 
+def type_name(t) -> str:
+    """Arrow type as text, without Parquet's list-item naming (``list<element: string>`` -> ``list<string>``)."""
+    import pyarrow as pa
+
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return f"list<{type_name(t.value_type)}>"
+    if pa.types.is_struct(t):
+        return "struct<" + ", ".join(f"{t.field(i).name}: {type_name(t.field(i).type)}" for i in range(t.num_fields)) + ">"
+    return str(t)
+
+
+def features(schema) -> list[tuple[str, str, str]]:
+    """(name, type, description) per field: :func:`curate.schemas.schema_table` with normalised types."""
+    return [(n, type_name(f.type), d) for (n, _t, d), f in zip(schema_table(schema), schema)]
+
+
 def features_table(schema) -> str:
     rows = ["| feature | type | description |", "|---|---|---|"]
-    rows += [f"| `{n}` | `{_md(t)}` | {_md(d)} |" for n, t, d in schema_table(schema)]
+    rows += [f"| `{n}` | `{_md(t)}` | {_md(d)} |" for n, t, d in features(schema)]
     return "\n".join(rows)
 
 
