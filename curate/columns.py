@@ -135,6 +135,15 @@ def discover(output_dir: str) -> dict[str, Columns]:
     return {t: classify(table_schema(output_dir, t), t) for t in TABLES}
 
 
+def list_field(list_expr: str, field_name: str) -> str:
+    """SQL for ``[x.field_name for x in list_expr]`` (DuckDB >= 1.3 lambda syntax, older arrow syntax)."""
+    import duckdb
+
+    major, minor = (int(p) for p in duckdb.__version__.split(".")[:2])
+    fn = f"lambda x: x.{quote(field_name)}" if (major, minor) >= (1, 3) else f"x -> x.{quote(field_name)}"
+    return f"list_transform({list_expr}, {fn})"
+
+
 def quote(name: str) -> str:
     """A DuckDB identifier, safely quoted (callers still only pass names from the schema)."""
     return '"' + name.replace('"', '""') + '"'

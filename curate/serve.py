@@ -20,7 +20,7 @@ import threading
 from importlib import resources
 from typing import Any
 
-from curate.columns import Columns, discover, quote
+from curate.columns import Columns, discover, list_field, quote
 from curate.query import connect
 
 WEB_FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
@@ -123,11 +123,12 @@ class Gallery:
         c = self.clip_cols
         parts = [f"coalesce(c.{quote(n)}, '')" for n in c.text_captions]
         for n, (text, _s, _e) in c.timed_captions.items():
-            parts.append(f"coalesce(array_to_string(list_transform(c.{quote(n)}, x -> x.{quote(text)}), ' '), '')")
+            parts.append(f"coalesce(array_to_string({list_field('c.' + quote(n), text)}, ' '), '')")
         parts += ["c.clip_id", "coalesce(v.source, '')"]
         return " || ' ' || ".join(parts)
 
     def list_clips(self, params: dict[str, str]) -> dict[str, Any]:
+        cur = self.cursor()  # first: it may reload the columns
         c = self.clip_cols
         where, args = [], []
         status = params.get("status", "")
@@ -168,7 +169,6 @@ class Gallery:
         if c.text_captions:
             select.append(f"c.{quote(c.text_captions[0])} AS _caption")
         base = "FROM clips c LEFT JOIN videos v ON v.video_id = c.video_id"
-        cur = self.cursor()
         total = cur.execute(f"SELECT count(*) {base}{cond}", args).fetchone()[0]
         rel = cur.execute(f"SELECT {', '.join(select)} {base}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",
                           args + [limit, offset])
