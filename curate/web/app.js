@@ -65,6 +65,8 @@ async function load() {
   const c = $("#count");
   c.dataset.total = data.total;
   c.textContent = data.total + " clips match" + (data.total > PAGE ? ` (showing ${data.offset + 1}–${Math.min(data.total, data.offset + PAGE)})` : "");
+  $("#prev").disabled = data.offset === 0;
+  $("#next").disabled = data.offset + PAGE >= data.total;
   grid.replaceChildren();
   const scores = Object.entries(META.numeric).filter(([, r]) => r.score).map(([k]) => k).slice(0, 3);
   for (const row of data.clips) {
@@ -107,11 +109,14 @@ async function show(id) {
   for (const [name, text] of Object.entries(d.captions)) {
     box.append(el("h3", {text: name}), el("div", {"data-testid": "caption-" + name, text: text == null ? "–" : text}));
   }
+  const dur = (d.span.end_s ?? 0) - (d.span.start_s ?? 0);
   for (const [name, segs] of Object.entries(d.timed_captions)) {
     const list = el("div", {"data-testid": "timed-" + name});
+    // timestamps may be in source-video time or clip time: source time when any segment ends past the clip's length
+    const offset = segs.some(s => s.end != null && s.end > dur + 0.05) ? (d.span.start_s || 0) : 0;
     for (const s of segs) {
       const row = el("div", {class: "seg"}, el("span", {class: "ts", text: `[${fmtT(s.start)}–${fmtT(s.end)}] `}), s.text || "");
-      row.onclick = () => { const v = $("video", box); if (v && s.start != null) { v.currentTime = s.start; v.play(); } };
+      row.onclick = () => { const v = $("video", box); if (v && s.start != null) { v.currentTime = Math.max(0, s.start - offset); v.play(); } };
       list.append(row);
     }
     box.append(el("h3", {text: name + " (click a line to seek)"}), list);
