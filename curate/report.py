@@ -40,6 +40,29 @@ def _one(con, sql: str, params: list | None = None) -> Any:
     return con.execute(sql, params or []).fetchone()[0]
 
 
+def binned(con, table: str, expr: str, where: str = "true", bins: int = 30) -> dict[str, Any]:
+    """Histogram of ``expr`` over ``table`` computed in DuckDB (scales to millions of rows):
+    n/min/max/mean, bin edges, and counts of kept (status ok) vs other rows per bin."""
+    base = f"SELECT ({expr})::DOUBLE AS x, status = 'ok' AS ok FROM {table} WHERE {where}"
+    n, lo, hi, mean = con.execute(f"SELECT count(x), min(x), max(x), avg(x) FROM ({base}) "
+                                  "WHERE x IS NOT NULL AND isfinite(x)").fetchone()
+    out: dict[str, Any] = {"n": n, "min": lo, "max": hi, "mean": mean, "edges": [], "ok": [], "other": []}
+    if not n:
+        return out
+    if hi <= lo:  # one distinct value: one narrow bin around it
+        w = max(abs(lo) * 0.02, 0.02)
+        out.update(edges=[lo - w, lo + w], ok=[0], other=[0])
+        idx = "0"
+    else:
+        w = (hi - lo) / bins
+        out.update(edges=[lo + i * w for i in range(bins)] + [hi], ok=[0] * bins, other=[0] * bins)
+        idx = f"least(floor((x - {lo!r}) / {w!r})::BIGINT, {bins - 1})"
+    for b, ok, cnt in con.execute(f"SELECT {idx} AS b, coalesce(ok, false), count(*) FROM ({base}) "
+                                  "WHERE x IS NOT NULL AND isfinite(x) GROUP BY 1, 2").fetchall():
+        out["ok" if ok else "other"][int(b)] += cnt
+    return out
+
+
 def collect(output_dir: str, top_n: int = 8, max_rejects: int = 24) -> dict[str, Any]:
     """Every number and list the report shows, from DuckDB over the shards + the manifest."""
     cols = discover(output_dir)
@@ -70,17 +93,10 @@ def collect(output_dir: str, top_n: int = 8, max_rejects: int = 24) -> dict[str,
         d["numeric"] = {}
         for table, tc in (("clips", c), ("videos", v)):
             for col in tc.numeric:
-                q = quote(col)
-                rows = _rows(con, f"SELECT {q}::DOUBLE, status FROM {table} WHERE {q} IS NOT NULL AND isfinite({q}::DOUBLE)")
-                n_null = _one(con, f"SELECT count(*) FROM {table} WHERE {q} IS NULL")
-                vals = [r[0] for r in rows]
-                d["numeric"][f"{table}.{col}"] = {
-                    "table": table, "column": col, "kind": "score" if col in tc.scores else "property",
-                    "n": len(vals), "null": n_null,
-                    "ok": [r[0] for r in rows if r[1] == "ok"], "other": [r[0] for r in rows if r[1] != "ok"],
-                    "min": min(vals) if vals else None, "max": max(vals) if vals else None,
-                    "mean": sum(vals) / len(vals) if vals else None,
-                }
+                h = binned(con, table, f"{quote(col)}::DOUBLE")
+                h.update({"table": table, "column": col, "kind": "score" if col in tc.scores else "property",
+                          "null": _one(con, f"SELECT count(*) FROM {table} WHERE {quote(col)} IS NULL")})
+                d["numeric"][f"{table}.{col}"] = h
         lic = v.licence
         if lic:
             d["licences"] = [dict(zip(("licence", "videos", "clips_ok"), r)) for r in _rows(
@@ -97,15 +113,16 @@ def collect(output_dir: str, top_n: int = 8, max_rejects: int = 24) -> dict[str,
                      f"count(*) FILTER (WHERE status = 'ok') FROM clips GROUP BY t ORDER BY 2 DESC, t")]
         d["captions"] = {}
         for col in c.text_captions:
-            words = [r[0] for r in _rows(con, f"SELECT len(string_split(trim({quote(col)}), ' ')) FROM clips "
-                                              f"WHERE status = 'ok' AND {quote(col)} IS NOT NULL AND trim({quote(col)}) <> ''")]
-            d["captions"][col] = {"kind": "words", "values": words,
-                                  "missing": _one(con, f"SELECT count(*) FROM clips WHERE status = 'ok' AND "
-                                                       f"({quote(col)} IS NULL OR trim({quote(col)}) = '')")}
+            q = quote(col)
+            h = binned(con, "clips", f"len(string_split(trim({q}), ' '))", f"status = 'ok' AND trim({q}) <> ''")
+            h.update(kind="words", missing=_one(con, f"SELECT count(*) FROM clips WHERE status = 'ok' AND "
+                                                     f"({q} IS NULL OR trim({q}) = '')"))
+            d["captions"][col] = h
         for col in c.timed_captions:
-            segs = [r[0] for r in _rows(con, f"SELECT len({quote(col)}) FROM clips WHERE status = 'ok' AND {quote(col)} IS NOT NULL")]
-            d["captions"][col] = {"kind": "segments", "values": segs,
-                                  "missing": _one(con, f"SELECT count(*) FROM clips WHERE status = 'ok' AND {quote(col)} IS NULL")}
+            q = quote(col)
+            h = binned(con, "clips", f"len({q})", "status = 'ok'")
+            h.update(kind="segments", missing=_one(con, f"SELECT count(*) FROM clips WHERE status = 'ok' AND {q} IS NULL"))
+            d["captions"][col] = h
         d["sheets"] = {}
         for col in c.scores:
             q = quote(col)
@@ -150,26 +167,26 @@ def _fig(w: float = 4.6, h: float = 2.6):
     return fig, ax
 
 
-def hist_png(title: str, ok: list[float], other: list[float], xlabel: str = "") -> str:
+def hist_png(title: str, h: dict[str, Any], xlabel: str = "") -> str:
+    """Stacked histogram (kept / rejected+failed) from :func:`binned` output."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = _fig()
-    data = [x for x in (ok, other) if x]
-    lo = min(min(x) for x in data)
-    hi = max(max(x) for x in data)
-    if hi > lo:
-        bins, rng = 30, (lo, hi)
-    else:  # one distinct value: a narrow bar at that value, not a full-width block
-        w = max(abs(lo) * 0.05, 0.5)
-        bins, rng = 21, (lo - w, lo + w)
-    ax.hist([ok, other], bins=bins, range=rng, stacked=True, color=[OK, REJ],
-            label=[f"kept ({len(ok)})", f"rejected/failed ({len(other)})"])
+    edges = h["edges"]
+    lefts = edges[:-1]
+    widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
+    n_ok, n_other = sum(h["ok"]), sum(h["other"])
+    ax.bar(lefts, h["ok"], width=widths, align="edge", color=OK, label=f"kept ({n_ok})")
+    if n_other:
+        ax.bar(lefts, h["other"], width=widths, bottom=h["ok"], align="edge", color=REJ, label=f"rejected/failed ({n_other})")
+        ax.legend(fontsize=7, frameon=False)
+    if len(lefts) == 1:  # a single value: give it some room
+        c, w = (edges[0] + edges[1]) / 2, edges[1] - edges[0]
+        ax.set_xlim(c - 10 * w, c + 10 * w)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel("count", fontsize=8)
-    from matplotlib.ticker import MaxNLocator
-
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    if other:
-        ax.legend(fontsize=7, frameon=False)
     return _png(fig)
 
 
@@ -232,13 +249,14 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 
 
 def _table(headers: list[str], rows: list[list[Any]], keys: list[str] | None = None) -> str:
-    head = "".join(f'<th class="{"n" if i else ""}">{E(h)}</th>' for i, h in enumerate(headers))
+    numeric_col = [all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) for i in range(len(headers))]
+    head = "".join(f'<th class="{"n" if numeric_col[i] else ""}">{E(h)}</th>' for i, h in enumerate(headers))
     body = []
     for j, r in enumerate(rows):
         cells = []
         for i, x in enumerate(r):
             attr = f' data-metric="{E(keys[j])}"' if keys and i == len(r) - 1 else ""
-            cells.append(f'<td class="{"n" if i else ""}"{attr}>{E(_fmt(x))}</td>')
+            cells.append(f'<td class="{"n" if numeric_col[i] else ""}"{attr}>{E(_fmt(x))}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
@@ -277,7 +295,7 @@ def _hists(items: dict[str, Any]) -> str:
             figs.append(f"<figure><figcaption><b>{E(key)}</b>: no values ({s['null']} null; stage skipped or off?)"
                         "</figcaption></figure>")
             continue
-        png = hist_png(key, s["ok"], s["other"])
+        png = hist_png(key, s)
         figs.append(f'<figure data-column="{E(key)}"><img src="data:image/png;base64,{png}"><figcaption>n={s["n"]} '
                     f'null={s["null"]} min={_fmt(s["min"])} mean={_fmt(s["mean"])} max={_fmt(s["max"])}</figcaption></figure>')
     return '<div class="plots">' + "".join(figs) + "</div>"
@@ -365,11 +383,11 @@ def render(d: dict[str, Any], output_dir: str) -> str:
         figs = []
         for col, s in d["captions"].items():
             unit = "words" if s["kind"] == "words" else "segments per clip"
-            if s["values"]:
-                png = hist_png(f"{col} ({unit})", s["values"], [], unit)
+            if s["n"]:
+                png = hist_png(f"{col} ({unit})", s, unit)
                 figs.append(f'<figure data-column="{E(col)}"><img src="data:image/png;base64,{png}"><figcaption>'
-                            f'{len(s["values"])} kept clips captioned, {s["missing"]} without; mean '
-                            f'{_fmt(sum(s["values"]) / len(s["values"]))} {unit}</figcaption></figure>')
+                            f'{s["n"]} kept clips captioned, {s["missing"]} without; mean '
+                            f'{_fmt(s["mean"])} {unit}</figcaption></figure>')
             else:
                 figs.append(f"<figure><figcaption><b>{E(col)}</b>: no captions ({s['missing']} kept clips without)"
                             "</figcaption></figure>")
@@ -384,8 +402,7 @@ def render(d: dict[str, Any], output_dir: str) -> str:
     parts.append(f"<h3>Rejected clips ({k['clips_rejected']})</h3>" + _sheet(out, d["rejected"], None))
 
     payload = {key: val for key, val in d.items() if key not in ("sheets", "rejected")}
-    payload["numeric"] = {key: {x: y for x, y in s.items() if x not in ("ok", "other")} for key, s in d["numeric"].items()}
-    payload["captions"] = {key: {"kind": s["kind"], "n": len(s["values"]), "missing": s["missing"]}
+    payload["captions"] = {key: {"kind": s["kind"], "n": s["n"], "missing": s["missing"], "mean": s["mean"]}
                            for key, s in d["captions"].items()}
     data = json.dumps(payload, default=str).replace("</", "<\\/")
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>curate report</title>"

@@ -86,21 +86,34 @@ def test_run_writes_report_whose_numbers_match_duckdb(pipeline_out):
     assert d["numeric"]["clips.duration_s"]["n"] == clips
 
 
-def test_report_is_self_contained(enriched_out):
-    html = open(build_report(enriched_out)).read()
+@pytest.fixture(scope="module")
+def enriched_html(enriched_out) -> str:
+    return open(build_report(enriched_out, top_n=4)).read()
+
+
+def test_report_is_self_contained(enriched_html):
+    html = enriched_html
     refs = _parse(html).refs
     assert refs and all(r.startswith("data:") for r in refs), [r[:60] for r in refs if not r.startswith("data:")]
     assert "http://" not in html and "https://" not in html
 
 
-def test_report_follows_new_columns(enriched_out):
-    html = open(build_report(enriched_out, top_n=4)).read()
+def test_report_follows_new_columns(enriched_out, enriched_html):
+    html = enriched_html
     d, p = _data(html), _parse(html)
     # a score column the spine knows nothing about: histogram + contact sheets
     assert "clips.luma_mean" in p.columns and "luma_mean" in d["columns"]["clips"]["scores"]
     (n, lo, hi), = _q(enriched_out, "SELECT count(luma_mean), min(luma_mean), max(luma_mean) FROM clips")
     s = d["numeric"]["clips.luma_mean"]
     assert (s["n"], s["min"], s["max"]) == (n, pytest.approx(lo), pytest.approx(hi))
+    # the histogram is binned in DuckDB: same counts as numpy over the same values and edges
+    import numpy as np
+
+    ok = [r[0] for r in _q(enriched_out, "SELECT luma_mean FROM clips WHERE status = 'ok'")]
+    other = [r[0] for r in _q(enriched_out, "SELECT luma_mean FROM clips WHERE status <> 'ok'")]
+    full = d["numeric"]["clips.luma_mean"]
+    assert full["ok"] == np.histogram(ok, bins=full["edges"])[0].tolist()
+    assert full["other"] == np.histogram(other, bins=full["edges"])[0].tolist()
     top = [r[0] for r in _q(enriched_out, "SELECT clip_id FROM clips ORDER BY luma_mean DESC, clip_id LIMIT 4")]
     bottom = [r[0] for r in _q(enriched_out, "SELECT clip_id FROM clips ORDER BY luma_mean ASC, clip_id LIMIT 4")]
     rejected = [r[0] for r in _q(enriched_out, "SELECT clip_id FROM clips WHERE status='rejected' ORDER BY clip_id")]
@@ -123,7 +136,10 @@ def test_report_follows_new_columns(enriched_out):
     assert {x["topic"]: x["clips_ok"] for x in d["topics"]} == topics
     # caption lengths for text captions, segment counts for timed captions
     (ncap,), = _q(enriched_out, "SELECT count(*) FROM clips WHERE status='ok' AND caption_brief IS NOT NULL")
-    assert d["captions"]["caption_brief"] == {"kind": "words", "n": ncap, "missing": 0}
+    cap = d["captions"]["caption_brief"]
+    assert (cap["kind"], cap["n"], cap["missing"]) == ("words", ncap, 0)
+    (words,), = _q(enriched_out, "SELECT avg(len(string_split(caption_brief, ' '))) FROM clips WHERE status='ok'")
+    assert cap["mean"] == pytest.approx(words)
     assert d["captions"]["caption_windows"]["kind"] == "segments"
     assert "caption_brief" in p.columns
 
