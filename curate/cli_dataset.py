@@ -56,6 +56,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Browse the clips in a local web gallery (read-only): filters, playback, scores, captions."""
         _need_output(output_dir)
+        try:
+            import starlette  # noqa: F401
+            import uvicorn  # noqa: F401
+        except ImportError:
+            typer.secho("error: curate serve needs starlette and uvicorn: pip install 'curate[serve]'",
+                        fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            typer.secho(f"warning: binding {host}: anyone who can reach it can browse this dataset (read-only)",
+                        fg=typer.colors.YELLOW, err=True)
         from curate.serve import serve as _serve
 
         _serve(output_dir, host=host, port=port)
