@@ -45,7 +45,7 @@ def hf_licence(value: str | None) -> str:
         return "cc0-1.0"
     if "public-domain" in s or s in ("pd", "publicdomain", "pdm"):
         return "other"  # Public Domain Mark has no HF id
-    attribution = "attribution" in s or s.startswith("cc-by") or s.startswith("ccby")
+    attribution = "attribution" in s or s.startswith(("cc-by", "ccby"))
     if attribution and ("non-commercial" in s or "noncommercial" in s or "-nc" in s):
         return "other"
     if attribution:
@@ -127,9 +127,9 @@ def build_card(output_dir: str) -> str:
     L += ["", "## Using it", "", "```python", "from datasets import load_dataset",
           'clips = load_dataset("<this repo or folder>", "clips", split="train")',
           'clips = clips.filter(lambda r: r["status"] == "ok")   # drop rejected / failed clips', "```", "",
-          "Or with DuckDB: `curate query \"SELECT * FROM clips WHERE status = 'ok'\" -o <folder>`. Clip files are "
-          "at `clip_path` and thumbnails at `thumbnail_path`, relative to this folder; `report.html` shows "
-          "score histograms and contact sheets.", ""]
+          ("Or with DuckDB: `curate query \"SELECT * FROM clips WHERE status = 'ok'\" -o <folder>`. Clip files are "
+           "at `clip_path` and thumbnails at `thumbnail_path`, relative to this folder; `report.html` shows "
+           "score histograms and contact sheets."), ""]
     L += ["## Dataset structure", "", "### `clips` (one row per clip)", "", features_table(cols["clips"].schema), "",
           "### `videos` (one row per input video, whatever happened to it)", "", features_table(cols["videos"].schema), ""]
     L += ["## How it was made", ""]

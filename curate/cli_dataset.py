@@ -6,7 +6,7 @@ Registered on the main app by one line in :mod:`curate.cli`.
 from __future__ import annotations
 
 import os
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def report(
         output_dir: OutArg,
-        out: Annotated[Optional[str], typer.Option("--out", help="Where to write (default OUTPUT_DIR/report.html).")] = None,
+        out: Annotated[str | None, typer.Option("--out", help="Where to write (default OUTPUT_DIR/report.html).")] = None,
         top_n: Annotated[int, typer.Option(help="Clips per top/bottom contact sheet.")] = 8,
     ) -> None:
         """Write a self-contained HTML report: run summary, failures, score histograms, contact sheets."""

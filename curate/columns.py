@@ -105,7 +105,7 @@ def classify(schema: pa.Schema, table: str) -> Columns:
         name, t = f.name, f.type
         low = name.lower()
         if _is_number(t) and not pa.types.is_boolean(t):
-            if name in skip or low.endswith("_id") or "hash" in low or low.endswith("_index"):
+            if name in skip or low.endswith(("_id", "_index")) or "hash" in low:
                 continue
             (cols.properties if name in PROPERTIES.get(table, ()) else cols.scores).append(name)
         elif "caption" in low and (pa.types.is_string(t) or pa.types.is_large_string(t)):

@@ -16,12 +16,13 @@ import base64
 import datetime as dt
 import html
 import io
+import itertools
 import json
 import logging
 import os
 from typing import Any
 
-from curate.columns import Columns, discover, quote
+from curate.columns import discover, quote
 from curate.query import connect
 from curate.shards import read_manifest
 from curate.storage import Output
@@ -174,7 +175,7 @@ def hist_png(title: str, h: dict[str, Any], xlabel: str = "") -> str:
     fig, ax = _fig()
     edges = h["edges"]
     lefts = edges[:-1]
-    widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
+    widths = [b - a for a, b in itertools.pairwise(edges)]
     n_ok, n_other = sum(h["ok"]), sum(h["other"])
     ax.bar(lefts, h["ok"], width=widths, align="edge", color=OK, label=f"kept ({n_ok})")
     if n_other:
@@ -221,7 +222,7 @@ def _thumb_b64(out: Output, rel: str | None, width: int = 176) -> str | None:
         buf = io.BytesIO()
         im.save(buf, format="JPEG", quality=78)
         return base64.b64encode(buf.getvalue()).decode()
-    except Exception as exc:  # a missing/corrupt thumbnail must not break the report
+    except Exception as exc:  # noqa: BLE001 - a missing/corrupt thumbnail must not break the report
         log.debug("thumbnail %s unreadable: %s", rel, exc)
         return None
 

@@ -147,7 +147,7 @@ class Gallery:
             args.append(_like(params["q"]))
         numeric = self.numeric()
         for key, raw in params.items():
-            if not raw or not (key.startswith("min.") or key.startswith("max.")):
+            if not raw or not key.startswith(("min.", "max.")):
                 continue
             col = key[4:]
             if col not in numeric:

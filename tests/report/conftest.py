@@ -18,9 +18,9 @@ import shutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from curate.schemas import field
 
 from curate.config import load_config
-from curate.schemas import field
 from curate.shards import read_manifest
 from curate.storage import Output
 

@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
+from curate.schemas import CLIPS, VIDEOS, schema_table
 
 from curate.card import MARKER, build_card, features, hf_licence, size_category, write_card
 from curate.columns import table_schema
 from curate.query import connect
-from curate.schemas import CLIPS, VIDEOS, schema_table
 
 
 def _front(text: str) -> dict:
-    m = re.match(r"^---\n(.*?)\n---\n", text, re.S)
+    m = re.match(r"^---\n(.*?)\n---\n", text, re.DOTALL)
     assert m, text[:200]
     return yaml.safe_load(m.group(1))
 
 
 def _features(text: str, heading: str) -> list[tuple[str, str, str]]:
     section = text.split(heading, 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \| (.*) \|$", section, re.M)
+    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \| (.*) \|$", section, re.MULTILINE)
     return [(n, t, d.replace("\\|", "|")) for n, t, d in rows]
 
 
 def test_run_writes_card_with_schema_features(pipeline_out):
-    text = open(f"{pipeline_out}/README.md").read()  # written by run_pipeline itself
+    text = Path(pipeline_out, "README.md").read_text()  # written by run_pipeline itself
     front = _front(text)
     assert front["task_categories"] == ["text-to-video"]
     assert front["license"] == ["unknown"]  # the spine has no licence column

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from curate.report import build_report
 
 
 def _data(html: str) -> dict:
-    m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)
+    m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.DOTALL)
     return json.loads(m.group(1).replace("<\\/", "</"))
 
 
@@ -62,7 +63,7 @@ def _q(out: str, sql: str):
 
 
 def test_run_writes_report_whose_numbers_match_duckdb(pipeline_out):
-    html = open(f"{pipeline_out}/report.html").read()  # written by run_pipeline itself
+    html = Path(pipeline_out, "report.html").read_text()  # written by run_pipeline itself
     d, p = _data(html), _parse(html)
     c = d["counts"]
     (videos, vok, vfail), = _q(pipeline_out, "SELECT count(*), count(*) FILTER (status='ok'), "
@@ -88,7 +89,7 @@ def test_run_writes_report_whose_numbers_match_duckdb(pipeline_out):
 
 @pytest.fixture(scope="module")
 def enriched_html(enriched_out) -> str:
-    return open(build_report(enriched_out, top_n=4)).read()
+    return Path(build_report(enriched_out, top_n=4)).read_text()
 
 
 def test_report_is_self_contained(enriched_html):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("starlette")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from curate.columns import list_field  # noqa: E402
-from curate.query import connect  # noqa: E402
-from curate.serve import create_app  # noqa: E402
+from curate.columns import list_field
+from curate.query import connect
+from curate.serve import create_app
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +114,7 @@ def test_media_serves_clip_files_with_ranges(client, enriched_out):
     con.close()
     r = client.get(f"/media/{thumb}")
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
-    assert r.content == open(os.path.join(enriched_out, thumb), "rb").read()
+    assert r.content == Path(enriched_out, thumb).read_bytes()
     r = client.get(f"/media/{clip_path}", headers={"Range": "bytes=0-99"})
     assert r.status_code == 206 and len(r.content) == 100 and r.headers["content-type"] == "video/mp4"
 
@@ -152,7 +153,7 @@ def test_symlinked_media_pointing_outside_is_refused(enriched_out, tmp_path):
 
 def test_read_only_and_page(client):
     assert client.post("/api/clips").status_code == 405
-    assert client.delete(f"/media/x.jpg").status_code == 405
+    assert client.delete("/media/x.jpg").status_code == 405
     page = client.get("/")
     assert page.status_code == 200 and "/static/app.js" in page.text
     assert "http://" not in page.text and "https://" not in page.text  # no CDN
