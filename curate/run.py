@@ -150,6 +150,8 @@ def _write_report(cfg: Config) -> None:
             from curate.card import write_card
 
             log.info("dataset card: %s", write_card(cfg.output.dir))
+        except FileExistsError as exc:
+            log.warning("dataset card not written: %s", exc)
         except Exception:
             log.exception("writing the dataset card failed (the run itself succeeded); retry with `curate card %s`", cfg.output.dir)
 

@@ -171,3 +171,21 @@ def test_report_cli(enriched_out, tmp_path):
     assert _data(target.read_text())["counts"]["clips"] == _q(enriched_out, "SELECT count(*) FROM clips")[0][0]
     res = CliRunner().invoke(app, ["report", str(tmp_path / "nothing")])
     assert res.exit_code == 2 and "manifest.json missing" in res.output
+
+
+def test_empty_output_still_reports(tmp_path):
+    """A run where nothing was committed yet: report, card and gallery API all work on the empty views."""
+    from starlette.testclient import TestClient
+
+    from curate.card import build_card
+    from curate.serve import create_app
+    from curate.shards import write_manifest
+    from curate.storage import Output
+
+    write_manifest(Output(str(tmp_path)), {"format": "curate-shards", "schema_version": "1.0.0", "shards": [], "runs": []})
+    d = _data(Path(build_report(str(tmp_path))).read_text())
+    assert d["counts"]["clips"] == 0 and d["counts"]["videos"] == 0
+    assert "n<1K" in build_card(str(tmp_path))
+    with TestClient(create_app(str(tmp_path))) as c:
+        assert c.get("/api/meta").json()["total"] == 0
+        assert c.get("/api/clips", params={"status": "all"}).json() == {"total": 0, "offset": 0, "limit": 60, "clips": []}
