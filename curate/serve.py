@@ -226,8 +226,16 @@ class Gallery:
         return real
 
 
-def create_app(output_dir: str):
-    """The Starlette app serving ``output_dir`` read-only."""
+CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def create_app(output_dir: str, allowed_hosts: list[str] | None = None):
+    """The Starlette app serving ``output_dir`` read-only.
+
+    ``allowed_hosts``: accepted ``Host`` headers (``serve`` passes the loopback names when bound
+    to loopback, which stops DNS-rebinding pages from reading the gallery)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import FileResponse, Response
@@ -241,7 +249,8 @@ def create_app(output_dir: str):
         if name not in WEB_FILES:
             return Response("not found", status_code=404)
         return Response((web / name).read_bytes(), media_type=WEB_FILES[name],
-                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+                                 "Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"})
 
     def _json(obj: Any, status: int = 200) -> Response:
         return Response(json.dumps(obj, default=str), status_code=status, media_type="application/json")
@@ -270,7 +279,13 @@ def create_app(output_dir: str):
         Route("/api/meta", meta), Route("/api/clips", clips), Route("/api/clip/{clip_id}", clip),
         Route("/media/{path:path}", media),
     ]
-    app = Starlette(routes=routes)
+    middleware = []
+    if allowed_hosts:
+        from starlette.middleware import Middleware
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.gallery = gallery
     return app
 
@@ -279,4 +294,5 @@ def serve(output_dir: str, host: str = "127.0.0.1", port: int = 8765) -> None:
     import uvicorn
 
     print(f"curate gallery for {os.path.realpath(output_dir)} at http://{host}:{port}/  (Ctrl-C stops)")
-    uvicorn.run(create_app(output_dir), host=host, port=port, log_level="warning")
+    hosts = list(LOOPBACK) if host in LOOPBACK else None
+    uvicorn.run(create_app(output_dir, allowed_hosts=hosts), host=host, port=port, log_level="warning")

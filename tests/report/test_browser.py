@@ -32,7 +32,7 @@ def server(enriched_out):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(enriched_out), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(create_app(enriched_out, allowed_hosts=["127.0.0.1"]), host="127.0.0.1", port=port, log_level="warning"))
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
     for _ in range(100):
@@ -50,13 +50,17 @@ def page(server):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         pg = browser.new_page(viewport={"width": 1280, "height": 900})
+        violations: list[str] = []
+        pg.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        pg.on("pageerror", lambda e: violations.append(str(e)))
+        pg.violations = violations
         pg.goto(server + "/")
         yield pg
         browser.close()
 
 
 def _total(page) -> int:
-    page.wait_for_function("document.querySelector('#count').dataset.total !== undefined")
+    page.wait_for_selector("#count[data-total]", state="attached")  # selectors, not eval: the page has a strict CSP
     return int(page.get_attribute("#count", "data-total"))
 
 
@@ -90,7 +94,7 @@ def test_filter_and_open_a_clip(page, enriched_out, tmp_path_factory):
 
     tiles.first.click()
     detail = page.locator("[data-testid=detail]")
-    page.wait_for_function(f"document.querySelector('#detail').dataset.clipId === '{row[0]}'")
+    page.wait_for_selector(f"#detail[data-clip-id='{row[0]}']")
     assert detail.locator("[data-testid=caption-caption_brief]").inner_text() == row[1]
     shown = float(detail.locator("[data-testid=scores] td[data-field=luma_mean]").inner_text())
     assert shown == pytest.approx(row[2], abs=1e-4)
@@ -101,8 +105,12 @@ def test_filter_and_open_a_clip(page, enriched_out, tmp_path_factory):
     assert windows.count() == len(row[5]) and row[5][0]["text"] in windows.first.inner_text()
     assert detail.locator("[data-testid=provenance] td[data-field=licence]").inner_text() == "CC-BY-4.0"
     # the clip plays from the served file
-    page.wait_for_function("document.querySelector('[data-testid=video]').readyState >= 1", timeout=10000)
+    for _ in range(100):  # the clip plays from the served file: metadata loads
+        if page.evaluate("document.querySelector('[data-testid=video]').readyState") >= 1:
+            break
+        page.wait_for_timeout(100)
     assert page.evaluate("document.querySelector('[data-testid=video]').duration") > 0.3
+    assert page.violations == []  # no script errors, nothing blocked by the CSP
     shots = tmp_path_factory.mktemp("shots")
     page.screenshot(path=str(shots / "gallery.png"), full_page=True)
     print("gallery screenshot:", shots / "gallery.png")

@@ -161,6 +161,15 @@ def test_read_only_and_page(client):
     assert js.status_code == 200 and "https://" not in js.text.replace('/^https?:\\/\\//', "")
 
 
+def test_foreign_host_header_is_refused(enriched_out):
+    with TestClient(create_app(enriched_out, allowed_hosts=["127.0.0.1", "localhost"]),
+                    base_url="http://127.0.0.1:8765") as c:
+        assert c.get("/api/meta").status_code == 200
+        assert c.get("/api/meta", headers={"host": "evil.example:8765"}).status_code == 400
+    page = TestClient(create_app(enriched_out)).get("/")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
 def test_new_shards_show_up_without_restart(enriched_out, tmp_path):
     import json
 
