@@ -314,7 +314,8 @@ def render(d: dict[str, Any], output_dir: str) -> str:
         _card("videos with kept clips", k["videos_with_kept_clips"], "videos_with_kept_clips"),
         _card("clips", k["clips"], "clips"), _card("clips kept", k["clips_ok"], "clips_ok"),
         _card("clips rejected", k["clips_rejected"], "clips_rejected"),
-        _card("clips failed", k["clips_failed"], "clips_failed"), _card("hours kept", k["hours_kept"], "hours_kept"),
+        _card("clips failed", k["clips_failed"], "clips_failed"), (_card("hours kept", k["hours_kept"], "hours_kept") if k["hours_kept"] >= 1
+         else _card("minutes kept", round(k["hours_kept"] * 60, 2), "minutes_kept")),
     ]) + "</div>")
 
     # runs
