@@ -81,8 +81,9 @@ def collect(output_dir: str, top_n: int = 8, max_rejects: int = 24) -> dict[str,
             "clips_ok": _one(con, "SELECT count(*) FROM clips WHERE status = 'ok'"),
             "clips_rejected": _one(con, "SELECT count(*) FROM clips WHERE status = 'rejected'"),
             "clips_failed": _one(con, "SELECT count(*) FROM clips WHERE status = 'failed'"),
-            "hours_kept": round((_one(con, "SELECT coalesce(sum(duration_s), 0) FROM clips WHERE status = 'ok'") or 0) / 3600, 4),
+            "seconds_kept": round(_one(con, "SELECT coalesce(sum(duration_s), 0) FROM clips WHERE status = 'ok'") or 0, 3),
         }
+        d["counts"]["hours_kept"] = round(d["counts"]["seconds_kept"] / 3600, 4)
         d["video_failures"] = dict(_rows(con, "SELECT coalesce(error, 'unknown') e, count(*) n FROM videos "
                                               "WHERE status <> 'ok' GROUP BY e ORDER BY n DESC, e"))
         d["clip_failures"] = dict(_rows(con, "SELECT coalesce(error, 'unknown') e, count(*) n FROM clips "
@@ -315,7 +316,7 @@ def render(d: dict[str, Any], output_dir: str) -> str:
         _card("clips", k["clips"], "clips"), _card("clips kept", k["clips_ok"], "clips_ok"),
         _card("clips rejected", k["clips_rejected"], "clips_rejected"),
         _card("clips failed", k["clips_failed"], "clips_failed"), (_card("hours kept", k["hours_kept"], "hours_kept") if k["hours_kept"] >= 1
-         else _card("minutes kept", round(k["hours_kept"] * 60, 2), "minutes_kept")),
+         else _card("minutes kept", round(k["seconds_kept"] / 60, 2), "minutes_kept")),
     ]) + "</div>")
 
     # runs

@@ -72,6 +72,9 @@ def test_run_writes_report_whose_numbers_match_duckdb(pipeline_out):
     assert (c["videos"], c["videos_ok"], c["videos_failed"], c["clips"], c["clips_ok"]) == (videos, vok, vfail, clips, cok)
     assert (videos, vfail) == (3, 1)
     assert p.metrics["videos"] == str(videos) and p.metrics["clips_ok"] == str(cok)
+    (secs,), = _q(pipeline_out, "SELECT sum(duration_s) FROM clips WHERE status = 'ok'")
+    assert c["seconds_kept"] == pytest.approx(secs, abs=1e-3)
+    assert p.metrics["minutes_kept"] == f"{secs / 60:.2f}".rstrip("0").rstrip(".")
     # the text file posing as an mp4 is listed by its reason, in the data and on the page
     reasons = dict(_q(pipeline_out, "SELECT error, count(*) FROM videos WHERE status <> 'ok' GROUP BY 1"))
     assert d["video_failures"] == reasons
