@@ -168,5 +168,10 @@ def config_reference_cmd() -> None:
     typer.echo(config_reference())
 
 
+from curate.cli_dataset import register as _register_dataset_commands  # noqa: E402
+
+_register_dataset_commands(app)  # report, card, serve
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -161,6 +161,15 @@ class OutputConfig(Section):
     )
 
 
+class ReportConfig(Section):
+    """What ``curate run`` writes about the dataset when it finishes (never fails the run)."""
+
+    enabled: bool = Field(True, description="Write <output>/report.html (run summary, score histograms, contact sheets).")
+    card: bool = Field(True, description="Write <output>/README.md, a Hugging Face dataset card for the shards.")
+    top_n: int = Field(8, ge=1, description="Clips per top/bottom contact sheet of each score.")
+    max_rejects: int = Field(24, ge=0, description="Rejected clips shown in the rejects contact sheet.")
+
+
 class RayConfig(Section):
     address: str | None = Field(None, description="Ray address; None starts/attaches locally, 'auto' joins a cluster.")
     num_cpus: int | None = Field(None, ge=1, description="CPUs for a local Ray instance (None = all).")
@@ -184,10 +193,11 @@ class Config(Section):
     clips: ClipsConfig = Field(default_factory=ClipsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     def hash(self) -> str:
         """Stable hash of the settings that change results (ray/output settings excluded)."""
-        data = self.model_dump(mode="json", exclude={"ray": True, "output": True, "name": True})
+        data = self.model_dump(mode="json", exclude={"ray": True, "output": True, "name": True, "report": True})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:

@@ -30,7 +30,10 @@ def connect(output_dir: str, database: str = ":memory:") -> duckdb.DuckDBPyConne
         if paths:
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({_sql_list(paths)}, union_by_name=true)")
         else:  # empty dataset: an empty view with the declared columns
-            con.register(f"_{table}_empty", schema.empty_table())
+            # a real (empty) table, not a registered Arrow object: those are invisible to con.cursor()
+            con.register(f"_{table}_arrow", schema.empty_table())
+            con.execute(f"CREATE TABLE _{table}_empty AS SELECT * FROM _{table}_arrow")
+            con.unregister(f"_{table}_arrow")
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_empty")
     con.execute("CREATE VIEW rejects AS SELECT * FROM clips WHERE status = 'rejected'")
     return con

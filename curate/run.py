@@ -143,7 +143,28 @@ def run_pipeline(cfg: Config) -> RunSummary:
     summary.stage_seconds = {k: round(v, 3) for k, v in writer.stage_seconds.items()}
     summary.wall_s = round(time.perf_counter() - t0, 3)
     writer.record_run(summary.as_dict())
+    _write_report(cfg)
     return summary
+
+
+def _write_report(cfg: Config) -> None:
+    """Report + dataset card at the end of a run: logged, never fatal."""
+    if cfg.report.enabled:
+        try:
+            from curate.report import build_report
+
+            log.info("report: %s", build_report(cfg.output.dir, top_n=cfg.report.top_n, max_rejects=cfg.report.max_rejects))
+        except Exception:
+            log.exception("writing the report failed (the run itself succeeded); retry with `curate report %s`", cfg.output.dir)
+    if cfg.report.card:
+        try:
+            from curate.card import write_card
+
+            log.info("dataset card: %s", write_card(cfg.output.dir))
+        except FileExistsError as exc:
+            log.warning("dataset card not written: %s", exc)
+        except Exception:
+            log.exception("writing the dataset card failed (the run itself succeeded); retry with `curate card %s`", cfg.output.dir)
 
 
 def print_summary(s: RunSummary) -> None:

@@ -1,0 +1,71 @@
+"""CLI commands that look at a finished output: ``curate report``, ``curate card``, ``curate serve``.
+
+Registered on the main app by one line in :mod:`curate.cli`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+OutArg = Annotated[str, typer.Argument(help="A curate output directory (holds manifest.json).")]
+
+
+def _need_output(out_dir: str) -> None:
+    if "://" not in out_dir and not os.path.exists(os.path.join(out_dir, "manifest.json")):
+        typer.secho(f"error: no curate output at {out_dir} (manifest.json missing); run `curate run` first",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def report(
+        output_dir: OutArg,
+        out: Annotated[str | None, typer.Option("--out", help="Where to write (default OUTPUT_DIR/report.html).")] = None,
+        top_n: Annotated[int, typer.Option(help="Clips per top/bottom contact sheet.")] = 8,
+    ) -> None:
+        """Write a self-contained HTML report: run summary, failures, score histograms, contact sheets."""
+        _need_output(output_dir)
+        from curate.report import build_report
+
+        typer.echo(build_report(output_dir, out, top_n=top_n))
+
+    @app.command()
+    def card(
+        output_dir: OutArg,
+        force: Annotated[bool, typer.Option("--force", help="Overwrite a README.md not written by curate.")] = False,
+    ) -> None:
+        """Write a Hugging Face dataset card (OUTPUT_DIR/README.md) so the folder can be published as-is."""
+        _need_output(output_dir)
+        from curate.card import write_card
+
+        try:
+            typer.echo(write_card(output_dir, force=force))
+        except FileExistsError as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+
+    @app.command()
+    def serve(
+        output_dir: OutArg,
+        host: Annotated[str, typer.Option(help="Interface to bind (keep 127.0.0.1 unless you mean to share it).")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
+    ) -> None:
+        """Browse the clips in a local web gallery (read-only): filters, playback, scores, captions."""
+        _need_output(output_dir)
+        try:
+            import starlette  # noqa: F401
+            import uvicorn  # noqa: F401
+        except ImportError:
+            typer.secho("error: curate serve needs starlette and uvicorn: pip install 'curate[serve]'",
+                        fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            typer.secho(f"warning: binding {host}: anyone who can reach it can browse this dataset (read-only)",
+                        fg=typer.colors.YELLOW, err=True)
+        from curate.serve import serve as _serve
+
+        _serve(output_dir, host=host, port=port)
