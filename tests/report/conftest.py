@@ -59,7 +59,11 @@ def enriched_out(pipeline_out, tmp_path_factory) -> str:
         for vid, src in zip(vt.column("video_id").to_pylist(), vt.column("source").to_pylist()):
             names[vid] = os.path.splitext(os.path.basename(src))[0]
         lic = [LICENCES.get(names[v]) for v in vt.column("video_id").to_pylist()]
-        vt = vt.append_column(field("licence", pa.string(), "Licence of the source video as published."), pa.array(lic))
+        lic_field = field("licence", pa.string(), "Licence of the source video as published.")
+        if "licence" in vt.column_names:  # the provenance schema has it (null for local files)
+            vt = vt.set_column(vt.column_names.index("licence"), lic_field, pa.array(lic))
+        else:
+            vt = vt.append_column(lic_field, pa.array(lic))
         pq.write_table(vt, o.path(s["videos"]))
 
         ct = pq.read_table(o.path(s["clips"]))
