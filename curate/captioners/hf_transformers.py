@@ -46,6 +46,8 @@ class TransformersCaptioner:
             self.device = "cuda" if torch.cuda.is_available() else "cpu"
         else:
             self.device = cfg.device
+        if self.device == "cpu":  # use the CPUs this actor was given, not every core (oversubscription)
+            torch.set_num_threads(max(1, int(cfg.num_cpus)))
         if cfg.dtype == "auto":
             dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         else:
