@@ -174,6 +174,13 @@ class CaptionsConfig(Section):
     def _check(self) -> CaptionsConfig:
         if self.chapter_max_s < self.chapter_min_s:
             raise ValueError("captions.chapter_max_s must be >= captions.chapter_min_s")
+        if self.enabled:  # a bad prompt file fails at start-up, not in a GPU actor hours later
+            from curate.captioners.prompts import PromptError, load_prompts
+
+            try:
+                load_prompts(self.prompts)
+            except PromptError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
 

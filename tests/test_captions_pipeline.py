@@ -63,3 +63,20 @@ def test_pipeline_with_tiny_vlm(samples, make_cfg, ray_local, tiny_vlm):
     [stats] = s.captions
     assert stats["backend"] == "transformers" and stats["clips"] == len(rows)
     assert stats["clips_per_s"] > 0 and stats["output_tokens_per_s"] > 0
+
+
+def test_bad_prompt_file_is_a_config_error(tmp_path):
+    from curate.config import ConfigError
+
+    with pytest.raises(ConfigError, match="prompt file not found"):
+        load_config(None, ["captions.enabled=true", f"captions.prompts={tmp_path / 'nope.yaml'}"])
+    load_config(None, [f"captions.prompts={tmp_path / 'nope.yaml'}"])  # disabled: not checked
+
+
+def test_gpu_request_falls_back_to_cpu_without_gpus(ray_local):
+    from curate.stages.captions import fit_gpus
+
+    if ray_local.cluster_resources().get("GPU", 0):
+        pytest.skip("this machine has GPUs")
+    specs = fit_gpus(plan(load_config(None, ["captions.enabled=true", "captions.num_gpus=1"])))
+    assert specs[-1].cls.name == "captions" and specs[-1].resources.num_gpus == 0
