@@ -26,15 +26,16 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     args = ap.parse_args()
 
+    from curate.schemas import stream_schema
+    from curate.stages.caption_frames import CaptionFrames
+
     from curate.captioners import load_captioner
     from curate.captioners.hierarchy import ClipJob, Hierarchy
     from curate.captioners.prompts import load_prompts
     from curate.captioners.testing import build_tiny_vlm
     from curate.config import CaptionsConfig, CaptionTokens
     from curate.samples import BIKES_CUTS, ensure_samples
-    from curate.schemas import stream_schema
     from curate.stage import RunContext
-    from curate.stages.caption_frames import CaptionFrames
 
     tmp = tempfile.mkdtemp(prefix="capbench-")
     model = args.model or build_tiny_vlm(os.path.join(tmp, "tiny"))

@@ -8,7 +8,6 @@ Clips whose ``status`` is not ``ok`` are not captioned and keep these columns nu
 from __future__ import annotations
 
 import pyarrow as pa
-
 from curate.schemas._fields import field
 
 SPAN = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("text", pa.string())])

@@ -28,10 +28,10 @@ from typing import Any
 import av
 import cv2
 import numpy as np
+from curate.schemas.captions import CAPTION_FIELDS, CAPTION_FRAMES
 
 from curate.config import CaptionsConfig
 from curate.media import scaled_size
-from curate.schemas.captions import CAPTION_FIELDS, CAPTION_FRAMES
 from curate.stage import RowStage, RunContext, StageError
 from curate.storage import Output
 

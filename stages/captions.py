@@ -18,12 +18,12 @@ import logging
 from typing import Any
 
 import pyarrow as pa
+from curate.schemas.captions import CAPTION_FIELDS
 
 from curate.captioners import Captioner, ModelUnavailable, load_captioner
 from curate.captioners.hierarchy import ClipJob, Hierarchy
 from curate.captioners.prompts import load_prompts
 from curate.config import CaptionsConfig
-from curate.schemas.captions import CAPTION_FIELDS
 from curate.stage import Resources, RunContext, Stage, rows_to_table
 
 log = logging.getLogger("curate")

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from curate.stages.caption_frames import (
+    CaptionFrames,
+    KeyframeSelector,
+    extract_frames,
+    signature,
+    similarity,
+    window_spans,
+    window_targets,
+)
 
 from curate.config import CaptionsConfig
 from curate.stage import RunContext
-from curate.stages.caption_frames import (CaptionFrames, KeyframeSelector, extract_frames, signature, similarity,
-                                          window_spans, window_targets)
 
 FPS = 25.0
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from curate.schemas import CLIPS, SCHEMA_VERSION, stream_schema
+from curate.schemas.captions import CAPTION_FIELDS, POINT, SPAN
 
 from curate.config import load_config
 from curate.dag import check_chain, plan
-from curate.schemas import CLIPS, SCHEMA_VERSION, stream_schema
-from curate.schemas.captions import CAPTION_FIELDS, POINT, SPAN
 
 
 def test_caption_columns_in_clip_schema():

@@ -10,14 +10,14 @@ import logging
 
 import pyarrow as pa
 import pytest
+from curate.schemas import CLIPS, stream_schema
+from curate.stages.caption_frames import CaptionFrames, window_spans
+from curate.stages.captions import Captions
 
 from curate.captioners import load_captioner
 from curate.captioners.base import Request
 from curate.config import CaptionsConfig, CaptionTokens
-from curate.schemas import CLIPS, stream_schema
 from curate.stage import RunContext
-from curate.stages.caption_frames import CaptionFrames, window_spans
-from curate.stages.captions import Captions
 
 pytest.importorskip("transformers")
 TOKENS = CaptionTokens(window=12, diff=12, detailed=16, brief=12, chapter=8)

@@ -14,7 +14,13 @@ import os
 from collections import defaultdict
 from typing import Any, Sequence
 
-from curate.captioners.base import ModelUnavailable, Request, Result, check_hub_model, unavailable_message
+from curate.captioners.base import (
+    ModelUnavailable,
+    Request,
+    Result,
+    check_hub_model,
+    unavailable_message,
+)
 from curate.config import CaptionsConfig
 
 log = logging.getLogger("curate")

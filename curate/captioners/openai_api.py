@@ -15,7 +15,13 @@ import random
 import threading
 from typing import Any, Sequence
 
-from curate.captioners.base import ModelUnavailable, Request, Result, openai_messages, unavailable_message
+from curate.captioners.base import (
+    ModelUnavailable,
+    Request,
+    Result,
+    openai_messages,
+    unavailable_message,
+)
 from curate.config import CaptionsConfig
 
 log = logging.getLogger("curate")

@@ -35,8 +35,13 @@ def build_tiny_vlm(path: str, vocab_size: int = 320, seed: int = 0) -> str:
     """Write a tiny Qwen2-VL (processor + weights) to ``path``; return ``path``."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (PreTrainedTokenizerFast, Qwen2VLConfig, Qwen2VLForConditionalGeneration,
-                              Qwen2VLImageProcessor, Qwen2VLProcessor)
+    from transformers import (
+        PreTrainedTokenizerFast,
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+    )
 
     os.makedirs(path, exist_ok=True)
     tk = Tokenizer(models.BPE(unk_token=None))

@@ -11,7 +11,14 @@ from __future__ import annotations
 import logging
 from typing import Any, Sequence
 
-from curate.captioners.base import ModelUnavailable, Request, Result, check_hub_model, openai_messages, unavailable_message
+from curate.captioners.base import (
+    ModelUnavailable,
+    Request,
+    Result,
+    check_hub_model,
+    openai_messages,
+    unavailable_message,
+)
 from curate.config import CaptionsConfig
 
 log = logging.getLogger("curate")
