@@ -7,7 +7,7 @@ import pytest
 pytestmark = pytest.mark.gpu
 
 
-def test_vllm_batched_chat_with_images(tiny_vlm):
+def test_vllm_batched_chat_with_images(tmp_path):
     pytest.importorskip("vllm")
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
@@ -17,9 +17,12 @@ def test_vllm_batched_chat_with_images(tiny_vlm):
 
     from curate.captioners import load_captioner
     from curate.captioners.base import Request
+    from curate.captioners.testing import build_tiny_vlm
     from curate.config import CaptionsConfig
 
-    cfg = CaptionsConfig(enabled=True, backend="vllm", model=tiny_vlm, dtype="float32",
+    # head_dim 64: an attention head size every vLLM backend supports
+    model = build_tiny_vlm(str(tmp_path / "tiny"), hidden_size=256, heads=4)
+    cfg = CaptionsConfig(enabled=True, backend="vllm", model=model, dtype="bfloat16",
                          vllm={"gpu_memory_utilization": 0.2, "max_model_len": 2048, "enforce_eager": True})
     cap = load_captioner(cfg)
     jpeg = cv2.imencode(".jpg", np.full((64, 96, 3), 128, np.uint8))[1].tobytes()

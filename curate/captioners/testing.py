@@ -31,8 +31,12 @@ CORPUS = (
 )
 
 
-def build_tiny_vlm(path: str, vocab_size: int = 320, seed: int = 0) -> str:
-    """Write a tiny Qwen2-VL (processor + weights) to ``path``; return ``path``."""
+def build_tiny_vlm(path: str, vocab_size: int = 320, seed: int = 0, hidden_size: int = 32, heads: int = 4) -> str:
+    """Write a tiny Qwen2-VL (processor + weights) to ``path``; return ``path``.
+
+    Defaults give head_dim 8 (fastest on CPU). GPU engines such as vLLM need a supported
+    attention head size: ``hidden_size=256, heads=4`` gives head_dim 64 (text and vision).
+    """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (
@@ -63,11 +67,14 @@ def build_tiny_vlm(path: str, vocab_size: int = 320, seed: int = 0) -> str:
     except ImportError:  # older transformers: no separate video processor
         pass
     processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tok, chat_template=CHAT_TEMPLATE, **kwargs)
-    text_config = dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                       rope_scaling={"type": "mrope", "mrope_section": [2, 1, 1]},
+    half = hidden_size // heads // 2  # rotary pairs per head, split over (time, height, width)
+    mrope = [half - 2 * (half // 4), half // 4, half // 4]
+    text_config = dict(vocab_size=len(tok), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+                       num_hidden_layers=2, num_attention_heads=heads, num_key_value_heads=max(1, heads // 2),
+                       max_position_embeddings=2048, rope_scaling={"type": "mrope", "mrope_section": mrope},
                        bos_token_id=ids["<|im_start|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"])
-    vision_config = dict(depth=1, embed_dim=32, hidden_size=32, num_heads=4, mlp_ratio=2, patch_size=14,
+    vision_config = dict(depth=1, embed_dim=hidden_size, hidden_size=hidden_size, num_heads=heads, mlp_ratio=2,
+                         patch_size=14,
                          spatial_merge_size=2, temporal_patch_size=2, in_channels=3)
     cfg = Qwen2VLConfig(text_config=text_config, vision_config=vision_config,
                         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
