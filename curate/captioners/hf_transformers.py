@@ -42,7 +42,10 @@ class TransformersCaptioner:
     def __init__(self, cfg: CaptionsConfig) -> None:
         try:
             import torch
-            from transformers import AutoModelForImageTextToText, AutoProcessor
+            import transformers
+            from transformers import AutoProcessor
+
+            auto_model = getattr(transformers, "AutoModelForImageTextToText", None) or transformers.AutoModelForVision2Seq
         except ImportError as exc:
             raise ModelUnavailable(unavailable_message(
                 self.backend, cfg.model, f"{exc}; install the captions extra: pip install 'curate[captions]'")) from None
@@ -64,10 +67,11 @@ class TransformersCaptioner:
             kw["revision"] = cfg.revision
         try:
             self.processor = AutoProcessor.from_pretrained(cfg.model, **kw)
-            mkw = dict(kw, dtype=dtype)
+            major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+            mkw = dict(kw, **{"dtype" if (major, minor) >= (4, 56) else "torch_dtype": dtype})
             if cfg.attn_implementation:
                 mkw["attn_implementation"] = cfg.attn_implementation
-            self.net = AutoModelForImageTextToText.from_pretrained(cfg.model, **mkw)
+            self.net = auto_model.from_pretrained(cfg.model, **mkw)
         except (OSError, ValueError, KeyError, ImportError) as exc:
             raise ModelUnavailable(unavailable_message(self.backend, cfg.model, exc)) from None
         self.net.to(self.device).eval()
