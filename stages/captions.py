@@ -83,7 +83,13 @@ class Captions(Stage):
             jobs = [ClipJob(key=r["clip_id"], duration_s=float(r["duration_s"]), frames=r["caption_frames"],
                             long_take=bool(r.get("is_long_take")), hints={k: r.get(k) for k in HINTS})
                     for r in ready]
-            for r, cols in zip(ready, self.hierarchy.run(jobs)):
+            try:
+                results = self.hierarchy.run(jobs)
+            except Exception as exc:  # noqa: BLE001 - never crash the run: mark the batch's clips
+                log.exception("captions: hierarchy failed on a batch of %d clips", len(jobs))
+                results = [{"caption_status": "failed", "caption_error": "captions_error",
+                            "caption_error_detail": f"captions: {type(exc).__name__}: {exc}"} for _ in jobs]
+            for r, cols in zip(ready, results):
                 r.update(cols)
         for r in rows:
             r.pop("caption_frames", None)

@@ -174,3 +174,29 @@ def test_guards_retry_once_then_flag_or_fail(server):
     assert out["caption_diffs"][0]["text"].startswith("the dog runs")  # kept, but flagged
     briefs = [r for r in server.requests if "Output only the sentence" in r["messages"][-1]["content"][-1]["text"]]
     assert len(briefs) == 2 and briefs[1]["temperature"] == cfg.retry_temperature  # one retry, sampled
+
+
+def test_stage_marks_rows_when_the_hierarchy_breaks(server):
+    import pyarrow as pa
+
+    from curate.schemas import stream_schema
+    from curate.schemas.captions import CAPTION_FRAMES
+    from curate.stages.captions import Captions
+
+    class Broken:
+        backend, model = "broken", "broken"
+
+        def generate(self, reqs):
+            raise RuntimeError("CUDA error: device-side assert")
+
+    schema = pa.schema(list(stream_schema()) + [CAPTION_FRAMES])
+    job = _job()
+    row = {"record": "clip", "status": "ok", "clip_id": "c1", "duration_s": 4.0, "is_long_take": False,
+           "caption_frames": job.frames, "caption_keyframes_s": [0.0, 2.5]}
+    out = Captions(_cfg(server.url), None, captioner=Broken())(pa.Table.from_pylist([row], schema=schema))
+    [r] = out.to_pylist()
+    # every generate failed (and was retried once): no caption is invented, the clip stays ok
+    assert r["status"] == "ok" and r["caption_status"] == "failed" and r["caption_error"] == "generation_failed"
+    assert r["caption_detailed"] is None and r["caption_brief"] is None
+    assert "CUDA error" in r["caption_error_detail"]
+    assert all(w["text"] is None for w in r["caption_windows"]) and "window[0]:error" in r["caption_flags"]
