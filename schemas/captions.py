@@ -18,8 +18,8 @@ CAPTION_FIELDS: list[pa.Field] = [
           "ok | flagged (captions present, some guard fired: see caption_flags) | failed (a level could not be "
           "generated) | skipped (stage could not run, e.g. model unavailable; caption columns null)."),
     field("caption_error", pa.string(),
-          "Reason code when caption_status is failed/skipped: model_unavailable, no_frames, decode_error, "
-          "generation_failed, ..."),
+          "Reason code when caption_status is failed/skipped: model_unavailable, generation_failed, no_frames, "
+          "no_media, decode_error, captions_error."),
     field("caption_error_detail", pa.string(), "Human-readable detail of caption_error (what to do about it)."),
     field("caption_flags", pa.list_(pa.string()),
           "Guards that fired, as 'level:guard' (e.g. 'window[2]:repetitive', 'brief:too_long'); guards: empty, "
