@@ -149,6 +149,96 @@ class ClipsConfig(Section):
         return self
 
 
+class CaptionTokens(Section):
+    """max_new_tokens per caption level (a caption that hits its limit is flagged 'truncated')."""
+
+    window: int = Field(96, ge=1, description="Per window caption.")
+    diff: int = Field(80, ge=1, description="Per keyframe description / differential caption.")
+    detailed: int = Field(320, ge=1, description="Detailed clip caption.")
+    brief: int = Field(64, ge=1, description="Brief caption.")
+    chapter: int = Field(96, ge=1, description="Per chapter of a long take.")
+
+
+class OpenAIBackendConfig(Section):
+    """Any OpenAI-compatible chat-completions endpoint (vLLM serve, SGLang, TGI, OpenAI, ...)."""
+
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="Endpoint root; requests go to {base_url}/chat/completions.")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key (unset = no auth header).")
+    max_concurrency: int = Field(16, ge=1, description="Requests in flight at once per actor.")
+    retries: int = Field(3, ge=0, description="Retries on connection errors, timeouts, 429 and 5xx (exponential backoff).")
+    backoff_s: float = Field(1.0, ge=0, description="First backoff delay; doubles each retry.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout.")
+    check_endpoint: bool = Field(True, description="GET {base_url}/models once at start; unreachable = captions skipped.")
+
+
+class VLLMBackendConfig(Section):
+    """Offline ``vllm.LLM`` engine (``pip install 'curate[vllm]'``)."""
+
+    gpu_memory_utilization: float = Field(0.85, gt=0, le=1, description="Fraction of each GPU vLLM may take.")
+    max_model_len: int = Field(16384, ge=256, description="Context length (prompt + images + output).")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per model replica (set captions.num_gpus to match).")
+    enforce_eager: bool = Field(False, description="Disable CUDA graphs (faster start, slower decode).")
+    mm_processor_kwargs: dict[str, Any] = Field(default_factory=dict, description="Passed to the model's multi-modal processor (e.g. max_pixels).")
+
+
+class CaptionsConfig(Section):
+    """Hierarchical dense captions: keyframes -> window captions -> differential -> detailed -> brief."""
+
+    enabled: bool = Field(False, description="Run the caption stages (caption_frames on CPU, captions on the actor pool).")
+    backend: Literal["transformers", "vllm", "openai"] = Field("transformers", description="Which captioner runs the model.")
+    model: str = Field("Qwen/Qwen2.5-VL-7B-Instruct", description="HF model id, local path, or (openai) the served model name.")
+    revision: str | None = Field(None, description="Model revision (branch, tag or commit) for HF ids.")
+    local_files_only: bool = Field(False, description="Never touch the network when loading (HF cache or local path only).")
+    trust_remote_code: bool = Field(False, description="Allow model repos that ship their own code.")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field("auto", description="Weights dtype (auto: bf16 on GPU, fp32 on CPU).")
+    device: str = Field("auto", description="transformers: 'auto' (cuda if visible), 'cpu', 'cuda', 'cuda:1'.")
+    attn_implementation: str | None = Field(None, description="transformers attention kernel (e.g. flash_attention_2, sdpa).")
+    num_gpus: float = Field(1.0, ge=0, description="GPUs per actor (fractional shares one GPU; 0 for openai/CPU).")
+    num_cpus: float = Field(1.0, gt=0, description="CPUs per caption actor.")
+    concurrency: int = Field(1, ge=1, description="Caption actors (model replicas).")
+    memory_gb: float = Field(2.0, gt=0, description="Host RAM reserved per caption actor (Ray scheduling).")
+    batch_size: int = Field(16, ge=1, description="Stream rows per actor call; all their requests are batched together.")
+    max_batch_requests: int = Field(32, ge=1, description="transformers: requests per generate() call.")
+    temperature: float = Field(0.0, ge=0, description="0 = greedy decoding.")
+    retry_temperature: float = Field(0.7, ge=0, description="Sampling temperature of the one retry after a failed generation.")
+    repetition_penalty: float = Field(1.05, gt=0, description="Repetition penalty (transformers/vllm).")
+    seed: int = Field(0, description="Sampling seed.")
+    max_new_tokens: CaptionTokens = Field(default_factory=CaptionTokens)
+    prompts: str = Field("configs/prompts/captions.yaml", description="Prompt templates (path, or relative to the repository).")
+    language: str = Field("en", description="Expected caption language (ISO 639-1); other scripts/languages are flagged.")
+    brief_max_words: int = Field(30, ge=1, description="Brief captions longer than this are flagged too_long.")
+    use_hints: bool = Field(True, description="Give camera_motion / motion_score / ocr_texts to the detailed pass when present.")
+    # frames (CPU decode stage)
+    keyframe_interval_s: float = Field(4.0, gt=0, description="A keyframe at least every N seconds.")
+    keyframe_similarity: Literal["hsv_hist", "cosine"] = Field("hsv_hist", description="hsv_hist: HSV histogram correlation; cosine: downscaled grey-frame cosine.")
+    keyframe_threshold: float = Field(0.7, ge=-1, le=1, description="New keyframe when similarity to the last keyframe drops below this.")
+    keyframe_min_gap_s: float = Field(0.2, ge=0, description="Minimum time between two similarity keyframes (flash guard).")
+    max_keyframes: int = Field(8, ge=1, description="At most this many keyframes per clip (the most distinct are kept).")
+    window_s: float = Field(4.0, gt=0, description="Window length for window captions (seconds).")
+    frames_fps: float = Field(1.0, gt=0, description="Frames per second sampled inside each window.")
+    max_frames_per_window: int = Field(4, ge=1, description="Cap on frames per window (evenly spread).")
+    image_max_side: int = Field(448, ge=28, description="Frames are resized so their longer side is at most this.")
+    jpeg_quality: int = Field(90, ge=10, le=100, description="JPEG quality of frames handed to the captioner.")
+    similarity_width: int = Field(64, ge=8, description="Frame width used for keyframe similarity.")
+    chapter_min_s: float = Field(8.0, gt=0, description="Long takes: merge chapters shorter than this.")
+    chapter_max_s: float = Field(30.0, gt=0, description="Long takes: split chapters longer than this.")
+    openai: OpenAIBackendConfig = Field(default_factory=OpenAIBackendConfig)
+    vllm: VLLMBackendConfig = Field(default_factory=VLLMBackendConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> CaptionsConfig:
+        if self.chapter_max_s < self.chapter_min_s:
+            raise ValueError("captions.chapter_max_s must be >= captions.chapter_min_s")
+        if self.enabled:  # a bad prompt file fails at start-up, not in a GPU actor hours later
+            from curate.captioners.prompts import PromptError, load_prompts
+
+            try:
+                load_prompts(self.prompts)
+            except PromptError as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
+
 class OutputConfig(Section):
     dir: str = Field("output", description="Output directory or fsspec URL (s3://bucket/prefix).")
     shard_clips: int = Field(5000, ge=1, description="Flush a shard once this many clip rows are buffered.")
@@ -191,6 +281,7 @@ class Config(Section):
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     cuts: CutsConfig = Field(default_factory=CutsConfig)
     clips: ClipsConfig = Field(default_factory=ClipsConfig)
+    captions: CaptionsConfig = Field(default_factory=CaptionsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)

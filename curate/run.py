@@ -43,6 +43,7 @@ class RunSummary:
     wall_s: float = 0.0
     video_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    captions: list[dict[str, Any]] = field(default_factory=list)  # per model: clips/s, tokens/s
 
     @property
     def realtime_factor(self) -> float:
@@ -127,6 +128,10 @@ def run_pipeline(cfg: Config) -> RunSummary:
 
     if table.num_rows:
         parallelism = _init_ray(cfg)
+        if cfg.captions.enabled:
+            from curate.stages.captions import fit_gpus
+
+            specs = fit_gpus(specs)
         ctx = RunContext(run_id=run_id, output_dir=out.path(""), work_dir=work_dir)
         ds = build(table, specs, ctx, parallelism)
         for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
@@ -141,6 +146,10 @@ def run_pipeline(cfg: Config) -> RunSummary:
     summary.clip_failures = dict(writer.clip_errors.most_common())
     summary.video_seconds = round(writer.video_seconds, 3)
     summary.stage_seconds = {k: round(v, 3) for k, v in writer.stage_seconds.items()}
+    if cfg.captions.enabled:
+        from curate.captioners.stats import caption_stats
+
+        summary.captions = caption_stats(out.path(""), run_id)
     summary.wall_s = round(time.perf_counter() - t0, 3)
     writer.record_run(summary.as_dict())
     _write_report(cfg)
@@ -189,6 +198,13 @@ def print_summary(s: RunSummary) -> None:
     t.add_row("video seconds / wall second", f"{s.realtime_factor:.2f}")
     for k, v in s.stage_seconds.items():
         t.add_row(f"  stage {k} (worker s)", f"{v:.1f}")
+    for c in s.captions:
+        t.add_row(f"captions {c['backend']}:{c['model']}",
+                  f"{c['captioned']}/{c['clips']} clips (flagged {c['flagged']}, failed {c['failed']}, skipped "
+                  f"{c['skipped']}); {c['clips_per_s']:.2f} clips/s, {c['output_tokens_per_s']:.0f} out tok/s, "
+                  f"{c['tokens_per_s']:.0f} tok/s per actor")
+        if c.get("skip_reason"):
+            t.add_row("  captions skipped because", c["skip_reason"])
     con.print(t)
 
 

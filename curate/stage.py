@@ -45,11 +45,16 @@ class Resources:
     concurrency: int | tuple[int, int] | None = None
 
     actor: bool = False  # True: a pool of long-lived actors (model loaded once); False: stateless tasks
+    # Heap bytes reserved per actor. Declaring it on a model actor also keeps Ray Data from fusing
+    # the upstream CPU task chain (decode, ffmpeg) INTO the actor, where it would wait behind the model.
+    memory: float | None = None
 
     def map_batches_kwargs(self, default_concurrency: int = 1) -> dict[str, Any]:
         kw: dict[str, Any] = {"num_cpus": self.num_cpus, "batch_size": self.batch_size}
         if self.num_gpus:
             kw["num_gpus"] = self.num_gpus
+        if self.memory:
+            kw["memory"] = self.memory
         if self.actor:
             kw["concurrency"] = self.concurrency or default_concurrency
         elif self.concurrency:

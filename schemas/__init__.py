@@ -12,16 +12,17 @@ from __future__ import annotations
 import pyarrow as pa
 
 from curate.schemas._fields import field, schema_table
+from curate.schemas.captions import CAPTION_FIELDS
 from curate.schemas.clip import CLIP_FIELDS
 from curate.schemas.provenance import PROVENANCE_FIELDS
 from curate.schemas.video import VIDEO_FIELDS as _BASE_VIDEO_FIELDS
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"  # 1.1: provenance (download); 1.2: captions
 
 VIDEO_FIELDS = _BASE_VIDEO_FIELDS + PROVENANCE_FIELDS
 
 VIDEOS: pa.Schema = pa.schema(VIDEO_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "videos"})
-CLIPS: pa.Schema = pa.schema(CLIP_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "clips"})
+CLIPS: pa.Schema = pa.schema(CLIP_FIELDS + CAPTION_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "clips"})
 TABLES: dict[str, pa.Schema] = {"videos": VIDEOS, "clips": CLIPS}
 
 # The stream between stages carries both record kinds in one Arrow schema: a ``record``

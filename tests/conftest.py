@@ -92,3 +92,12 @@ def make_cfg(tmp_path):
 @pytest.fixture(scope="session")
 def ffmpeg_available() -> bool:
     return shutil.which("ffmpeg") is not None
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory) -> str:
+    """A tiny random-init Qwen2-VL saved with save_pretrained (loaded by path like a real model)."""
+    pytest.importorskip("transformers")
+    from curate.captioners.testing import build_tiny_vlm
+
+    return build_tiny_vlm(str(tmp_path_factory.mktemp("tiny_vlm")))

@@ -1,0 +1,82 @@
+"""Caption columns in the schema/DAG, and one real Ray run with the tiny VLM (shards + summary)."""
+
+from __future__ import annotations
+
+import pytest
+from curate.schemas import CLIPS, SCHEMA_VERSION, stream_schema
+from curate.schemas.captions import CAPTION_FIELDS, POINT, SPAN
+
+from curate.config import load_config
+from curate.dag import check_chain, plan
+
+
+def test_caption_columns_in_clip_schema():
+    names = CLIPS.names
+    for f in CAPTION_FIELDS:
+        assert f.name in names and CLIPS.field(f.name).type == f.type
+        assert (f.metadata or {}).get(b"description"), f.name
+    assert CLIPS.field("caption_windows").type.value_type == SPAN
+    assert CLIPS.field("caption_diffs").type.value_type == POINT
+    assert CLIPS.field("caption_keyframes_s").type == __import__("pyarrow").list_(__import__("pyarrow").float64())
+    assert "caption_frames" not in names and "caption_frames" not in stream_schema().names  # stream-only bytes
+    assert tuple(int(x) for x in SCHEMA_VERSION.split(".")) >= (1, 1, 0)
+
+
+def test_plan_with_captions_enabled_and_disabled():
+    assert [s.cls.name for s in plan(load_config("configs/local.yaml"))][-1] == "clips"  # fast local default
+    cfg = load_config(None, ["captions.enabled=true", "captions.num_gpus=0.5", "captions.batch_size=8",
+                             "captions.concurrency=2"])
+    specs = plan(cfg)
+    assert [s.cls.name for s in specs][-2:] == ["caption_frames", "captions"]
+    cols = check_chain(specs)
+    assert {"caption_brief", "caption_detailed", "caption_frames"} <= set(cols)
+    frames, caps = specs[-2].resources, specs[-1].resources
+    assert not frames.actor and frames.num_gpus == 0  # CPU decode task ahead of the actor
+    assert caps.actor and caps.num_gpus == 0.5 and caps.batch_size == 8 and caps.concurrency == 2
+    kw = caps.map_batches_kwargs(4)
+    assert kw["num_gpus"] == 0.5 and kw["concurrency"] == 2 and kw["memory"] > 0
+    openai = plan(load_config(None, ["captions.enabled=true", "captions.backend=openai"]))[-1].resources
+    assert openai.num_gpus == 0
+
+
+@pytest.mark.ray_cluster
+def test_pipeline_with_tiny_vlm(samples, make_cfg, ray_local, tiny_vlm):
+    from curate.query import query
+    from curate.run import run_pipeline
+
+    cfg = make_cfg([samples["bikes"].path], clips__min_s=1.5, clips__long_take_min_s=2.4,
+                   captions__enabled="true", captions__model=tiny_vlm, captions__num_gpus=0,
+                   captions__window_s=2.0, captions__image_max_side=112, captions__max_keyframes=2,
+                   captions__batch_size=4, captions__memory_gb=0.5,
+                   captions__max_new_tokens__window=6, captions__max_new_tokens__diff=6,
+                   captions__max_new_tokens__detailed=8, captions__max_new_tokens__brief=6,
+                   captions__max_new_tokens__chapter=4)
+    s = run_pipeline(cfg)
+    assert s.clips_ok >= 3
+    t = query(cfg.output.dir, "SELECT clip_id, is_long_take, caption_status, caption_windows, caption_chapters, "
+                              "caption_keyframes_s, caption_output_tokens FROM clips")
+    rows = t.to_pylist()
+    assert rows and all(r["caption_status"] in ("ok", "flagged", "failed") for r in rows)
+    assert all(r["caption_windows"] and r["caption_keyframes_s"][0] == 0.0 and r["caption_output_tokens"] > 0
+               for r in rows)
+    assert any(r["is_long_take"] and r["caption_chapters"] for r in rows)
+    [stats] = s.captions
+    assert stats["backend"] == "transformers" and stats["clips"] == len(rows)
+    assert stats["clips_per_s"] > 0 and stats["output_tokens_per_s"] > 0
+
+
+def test_bad_prompt_file_is_a_config_error(tmp_path):
+    from curate.config import ConfigError
+
+    with pytest.raises(ConfigError, match="prompt file not found"):
+        load_config(None, ["captions.enabled=true", f"captions.prompts={tmp_path / 'nope.yaml'}"])
+    load_config(None, [f"captions.prompts={tmp_path / 'nope.yaml'}"])  # disabled: not checked
+
+
+def test_gpu_request_falls_back_to_cpu_without_gpus(ray_local):
+    from curate.stages.captions import fit_gpus
+
+    if ray_local.cluster_resources().get("GPU", 0):
+        pytest.skip("this machine has GPUs")
+    specs = fit_gpus(plan(load_config(None, ["captions.enabled=true", "captions.num_gpus=1"])))
+    assert specs[-1].cls.name == "captions" and specs[-1].resources.num_gpus == 0
