@@ -98,6 +98,10 @@ class Columns:
         return self.schema.names
 
 
+# caption bookkeeping strings that are not caption text
+CAPTION_META_SUFFIXES = ("_status", "_error", "_error_detail", "_backend", "_model")
+
+
 def classify(schema: pa.Schema, table: str) -> Columns:
     cols = Columns(table=table, schema=schema)
     skip = NOT_PLOTTED.get(table, set())
@@ -105,10 +109,11 @@ def classify(schema: pa.Schema, table: str) -> Columns:
         name, t = f.name, f.type
         low = name.lower()
         if _is_number(t) and not pa.types.is_boolean(t):
-            if name in skip or low.endswith(("_id", "_index")) or "hash" in low:
-                continue
+            if name in skip or low.endswith(("_id", "_index")) or "hash" in low or low.startswith("caption_"):
+                continue  # positions, ids, hashes, caption accounting (tokens, seconds)
             (cols.properties if name in PROPERTIES.get(table, ()) else cols.scores).append(name)
-        elif "caption" in low and (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        elif ("caption" in low and (pa.types.is_string(t) or pa.types.is_large_string(t))
+              and not low.endswith(CAPTION_META_SUFFIXES)):
             cols.text_captions.append(name)
         elif "caption" in low and _timed_struct(t):
             cols.timed_captions[name] = _timed_struct(t)  # type: ignore[assignment]

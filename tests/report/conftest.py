@@ -89,7 +89,11 @@ def enriched_out(pipeline_out, tmp_path_factory) -> str:
                         (field("caption_brief", pa.string(), "One-sentence caption."), brief),
                         (field("caption_windows", seg, "Per-window captions with timestamps."), timed),
                         (field("topic_name", pa.string(), "Name of the topic cluster."), topic)):
-            ct = ct.append_column(f, pa.array(vals, f.type))
+            if f.name in ct.column_names:  # declared by a stage's schema (e.g. captions): fill it
+                i = ct.column_names.index(f.name)
+                ct = ct.set_column(i, ct.schema.field(i), pa.array(vals, ct.schema.field(i).type))
+            else:
+                ct = ct.append_column(f, pa.array(vals, f.type))
         buf = io.BytesIO()
         pq.write_table(ct, buf)
         o.write_bytes(s["clips"], buf.getvalue())
