@@ -243,6 +243,27 @@ class CaptionsConfig(Section):
         return self
 
 
+class AestheticsConfig(Section):
+    """open_clip image embeddings + LAION-style aesthetic head (actor stage, GPU optional)."""
+
+    enabled: bool = Field(False, description="Run the stage (a model that cannot load is reported once and skipped).")
+    model: str = Field("ViT-L-14", description="open_clip model name (the LAION aesthetic head expects ViT-L-14).")
+    pretrained: str | None = Field(
+        "openai", description="open_clip pretrained tag (loaded from the HF cache) or a local checkpoint file; "
+        "null = random weights (tests only).")
+    head_path: str | None = Field(
+        None, description="Local .pth of the LAION improved aesthetic predictor (e.g. sac+logos+ava1-l14-linearMSE.pth); "
+        "null = embeddings only.")
+    frames: int = Field(3, ge=1, le=32, description="Frames per clip, spread first..last.")
+    reduce: Literal["mean", "min"] = Field("mean", description="Per-clip score from frame scores: mean (Open-Sora) or min (NeMo).")
+    device: str = Field("auto", description="Torch device: auto, cpu, cuda, cuda:1 ...")
+    batch_size: int = Field(16, ge=1, description="Clips per model batch.")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs per actor (fractional allowed, e.g. 0.25 as NeMo).")
+    num_cpus: float = Field(1.0, gt=0, description="CPUs per actor.")
+    concurrency: int = Field(1, ge=1, description="Actors (model copies).")
+    memory_gb: float = Field(2.0, gt=0, description="Memory reserved per actor (GiB); keeps Ray from fusing CPU stages into it.")
+
+
 class OutputConfig(Section):
     dir: str = Field("output", description="Output directory or fsspec URL (s3://bucket/prefix).")
     shard_clips: int = Field(5000, ge=1, description="Flush a shard once this many clip rows are buffered.")
@@ -286,6 +307,7 @@ class Config(Section):
     cuts: CutsConfig = Field(default_factory=CutsConfig)
     clips: ClipsConfig = Field(default_factory=ClipsConfig)
     captions: CaptionsConfig = Field(default_factory=CaptionsConfig)
+    aesthetics: AestheticsConfig = Field(default_factory=AestheticsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)

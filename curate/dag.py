@@ -16,6 +16,7 @@ from curate.config import Config, ConfigError
 from curate.stage import Resources, RunContext, Stage, run_stage_task
 from curate.stages.caption_frames import CaptionFrames
 from curate.stages.captions import Captions
+from curate.stages.aesthetics import Aesthetics
 from curate.stages.clips import Clips
 from curate.stages.cuts import Cuts
 from curate.stages.download import Download
@@ -43,6 +44,8 @@ def plan(cfg: Config) -> list[StageSpec]:
         (Cuts, cfg.cuts),
         (Clips, cfg.clips),
     ]
+    if cfg.aesthetics.enabled:
+        chain.append((Aesthetics, cfg.aesthetics))
     if cfg.captions.enabled:  # keep last: captions only what the scoring/filter stages kept
         chain += [(CaptionFrames, cfg.captions), (Captions, cfg.captions)]
     return [StageSpec(cls, section, cls.resources(section, cfg.ray)) for cls, section in chain]

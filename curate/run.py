@@ -40,6 +40,7 @@ class RunSummary:
     clips_failed: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     clip_failures: dict[str, int] = field(default_factory=dict)
+    stage_outcomes: dict[str, int] = field(default_factory=dict)  # e.g. {"aesthetic_status=skipped": 11}
     wall_s: float = 0.0
     video_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -144,6 +145,7 @@ def run_pipeline(cfg: Config) -> RunSummary:
     summary.clips, summary.clips_ok, summary.clips_failed = st["clips"], st["clips_ok"], st["clips_failed"]
     summary.failures = dict(writer.errors.most_common())
     summary.clip_failures = dict(writer.clip_errors.most_common())
+    summary.stage_outcomes = dict(writer.stage_outcomes.most_common())
     summary.video_seconds = round(writer.video_seconds, 3)
     summary.stage_seconds = {k: round(v, 3) for k, v in writer.stage_seconds.items()}
     if cfg.captions.enabled:
@@ -194,6 +196,8 @@ def print_summary(s: RunSummary) -> None:
     t.add_row("clips", f"{s.clips} (ok {s.clips_ok}, failed {s.clips_failed})")
     for reason, n in s.clip_failures.items():
         t.add_row(f"  clip failed: {reason}", str(n))
+    for outcome, n in s.stage_outcomes.items():
+        t.add_row(f"  clips with {outcome}", str(n))
     t.add_row("wall time", f"{s.wall_s:.1f} s")
     t.add_row("video seconds / wall second", f"{s.realtime_factor:.2f}")
     for k, v in s.stage_seconds.items():

@@ -74,6 +74,7 @@ class ShardWriter:
         self.stats = Counter()
         self.errors: Counter[str] = Counter()
         self.clip_errors: Counter[str] = Counter()
+        self.stage_outcomes: Counter[str] = Counter()
         self.video_seconds = 0.0
         self.stage_seconds: Counter[str] = Counter()
 
@@ -223,6 +224,11 @@ class ShardWriter:
         for e in clips.column("error").to_pylist():
             if e:
                 self.clip_errors[e] += 1
+        for name in clips.column_names:  # per-stage outcomes, e.g. aesthetic_status=skipped
+            if name.endswith("_status") and name != "status":
+                for v in clips.column(name).to_pylist():
+                    if v and v != "ok":
+                        self.stage_outcomes[f"{name}={v}"] += 1
         self.manifest["shards"].append(entry)
         self.manifest["schema_version"] = SCHEMA_VERSION
         self._update_rows()

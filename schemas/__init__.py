@@ -12,17 +12,18 @@ from __future__ import annotations
 import pyarrow as pa
 
 from curate.schemas._fields import field, schema_table
+from curate.schemas.aesthetics import AESTHETIC_FIELDS
 from curate.schemas.captions import CAPTION_FIELDS
 from curate.schemas.clip import CLIP_FIELDS
 from curate.schemas.provenance import PROVENANCE_FIELDS
 from curate.schemas.video import VIDEO_FIELDS as _BASE_VIDEO_FIELDS
 
-SCHEMA_VERSION = "1.2.0"  # 1.1: provenance (download); 1.2: captions
+SCHEMA_VERSION = "1.3.0"  # 1.1: provenance (download); 1.2: captions; 1.3: aesthetics
 
 VIDEO_FIELDS = _BASE_VIDEO_FIELDS + PROVENANCE_FIELDS
 
 VIDEOS: pa.Schema = pa.schema(VIDEO_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "videos"})
-CLIPS: pa.Schema = pa.schema(CLIP_FIELDS + CAPTION_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "clips"})
+CLIPS: pa.Schema = pa.schema(CLIP_FIELDS + AESTHETIC_FIELDS + CAPTION_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "clips"})
 TABLES: dict[str, pa.Schema] = {"videos": VIDEOS, "clips": CLIPS}
 
 # The stream between stages carries both record kinds in one Arrow schema: a ``record``
