@@ -13,9 +13,13 @@ import pyarrow as pa
 
 from curate.schemas._fields import field, schema_table
 from curate.schemas.clip import CLIP_FIELDS
+from curate.schemas.topics import TOPIC_CLIP_FIELDS, TOPIC_VIDEO_FIELDS
 from curate.schemas.video import VIDEO_FIELDS
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
+
+VIDEO_FIELDS = VIDEO_FIELDS + TOPIC_VIDEO_FIELDS
+CLIP_FIELDS = CLIP_FIELDS + TOPIC_CLIP_FIELDS
 
 VIDEOS: pa.Schema = pa.schema(VIDEO_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "videos"})
 CLIPS: pa.Schema = pa.schema(CLIP_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "clips"})
