@@ -18,6 +18,7 @@ from curate.stages.clips import Clips
 from curate.stages.cuts import Cuts
 from curate.stages.fetch import Fetch
 from curate.stages.probe import Probe
+from curate.stages.topics import AssignTopics
 
 DISCOVER_COLUMNS = ("record", "video_id", "source", "source_kind", "status", "error", "error_detail")
 
@@ -39,6 +40,8 @@ def plan(cfg: Config) -> list[StageSpec]:
         (Cuts, cfg.cuts),
         (Clips, cfg.clips),
     ]
+    if cfg.topics.assign.enabled:
+        chain.append((AssignTopics, cfg.topics))
     return [StageSpec(cls, section, cls.resources(section, cfg.ray)) for cls, section in chain]
 
 

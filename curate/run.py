@@ -104,6 +104,10 @@ def run_pipeline(cfg: Config) -> RunSummary:
         log.warning("output %s holds shards made with a different config; new rows use this one", cfg.output.dir)
     summary = RunSummary(run_id=run_id, output_dir=out.path(""))
     table = discover(cfg.input, os.path.join(work_dir, "samples"), stream_schema())
+    if cfg.topics.collect.enabled:  # per-topic searches for topics still under quota
+        from curate.topics.collect import discover_topic_sources
+
+        table = __import__("pyarrow").concat_tables([table, discover_topic_sources(cfg.topics, out.path(""), table.schema)])
     summary.videos_discovered = table.num_rows
     done = writer.done_video_ids()
     if done:
