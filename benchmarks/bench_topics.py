@@ -1,0 +1,94 @@
+"""Benchmark the topic fit: prompts/s for embedding and clustering, each against a baseline
+measured in the same run.
+
+* embedding: all-MiniLM-L6-v2 batched (``topics.embed.batch_size``) vs one prompt per call
+  (the naive loop); prompts are built from the bundled sample file with varied modifiers.
+* clustering: sklearn MiniBatchKMeans (what ``curate topics fit`` uses) vs full KMeans on the
+  same synthetic embeddings (normalised Gaussian mixture, d=384), same k.
+* merge: the centroid-merge step for k clusters.
+
+    python benchmarks/bench_topics.py --prompts 2000 --cluster-n 100000 --k 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODS = ["", ", cinematic", ", at night", ", 4k", ", slow motion", ", drone shot", ", in the rain", ", anime style",
+        ", golden hour", ", close up", ", time lapse", ", vintage film"]
+
+
+def prompts(n: int, seed: int = 0) -> list[str]:
+    base = [r["prompt"] for r in csv.DictReader(open(os.path.join(ROOT, "configs/prompts/sample_prompts.csv")))]
+    rng = np.random.default_rng(seed)
+    return [base[rng.integers(len(base))] + MODS[rng.integers(len(MODS))] + MODS[rng.integers(len(MODS))]
+            for _ in range(n)]
+
+
+def mixture(n: int, d: int, centres: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    c = rng.normal(size=(centres, d)).astype(np.float32)
+    x = c[rng.integers(centres, size=n)] + rng.normal(scale=0.8, size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--prompts", type=int, default=2000)
+    ap.add_argument("--single", type=int, default=300, help="prompts for the one-at-a-time baseline")
+    ap.add_argument("--cluster-n", type=int, default=100_000)
+    ap.add_argument("--full-n", type=int, default=None, help="rows for full KMeans (default cluster-n)")
+    ap.add_argument("--k", type=int, default=500)
+    ap.add_argument("--batch-size", type=int, default=256)
+    args = ap.parse_args()
+
+    import torch
+
+    from curate.config import TopicsEmbedConfig
+    from curate.topics.cluster import kmeans, merge_clusters
+    from curate.topics.embed import SentenceTransformerEmbedder, embed_all
+
+    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, torch threads "
+          f"{torch.get_num_threads()}")
+    cfg = TopicsEmbedConfig(device="cpu", batch_size=args.batch_size)
+    t = time.perf_counter()
+    emb = SentenceTransformerEmbedder(cfg.model, cfg.device, cfg.batch_size, cfg.max_seq_length)
+    print(f"model load: {time.perf_counter() - t:.1f} s ({cfg.model})")
+    texts = prompts(args.prompts)
+    emb.encode(texts[:64])  # warm-up
+    t = time.perf_counter()
+    embed_all(texts, emb, chunk_size=8192)
+    batched = len(texts) / (time.perf_counter() - t)
+    t = time.perf_counter()
+    for s in texts[: args.single]:
+        emb.encode([s])
+    single = args.single / (time.perf_counter() - t)
+    print(f"embed batched (bs={args.batch_size}): {batched:,.0f} prompts/s | one per call: {single:,.0f} prompts/s "
+          f"| ratio {batched / single:.1f}x | 1.67M prompts batched: {1.67e6 / batched / 3600:.2f} h on this CPU")
+
+    x = mixture(args.cluster_n, 384, max(args.k // 2, 2))
+    t = time.perf_counter()
+    kmeans(x, args.k, "minibatch", seed=0, batch_size=8192, n_init=1, max_iter=100)
+    mb = time.perf_counter() - t
+    nf = args.full_n or args.cluster_n
+    t = time.perf_counter()
+    kmeans(x[:nf], args.k, "full", seed=0, n_init=1, max_iter=100)
+    full = time.perf_counter() - t
+    print(f"cluster n={args.cluster_n:,} k={args.k}: MiniBatchKMeans {mb:.1f} s ({args.cluster_n / mb:,.0f} prompts/s)"
+          f" | full KMeans n={nf:,} {full:.1f} s ({nf / full:,.0f} prompts/s) | ratio {(nf / full) and (args.cluster_n / mb) / (nf / full):.1f}x")
+    rng = np.random.default_rng(0)
+    cents = rng.normal(size=(args.k, 384)).astype(np.float32)
+    t = time.perf_counter()
+    merge_clusters(cents, np.full(args.k, 10), 0.2)
+    print(f"merge k={args.k} centroids: {time.perf_counter() - t:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
