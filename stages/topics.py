@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from curate.config import TopicsConfig
+from curate.config import ConfigError, TopicsConfig
 from curate.schemas.topics import TOPIC_CLIP_FIELDS
 from curate.stage import Resources, RunContext, Stage, rows_to_table
+from curate.storage import Output
 from curate.topics.embed import Embedder, load_embedder
 from curate.topics.fit import load_topics
 
@@ -94,6 +95,9 @@ class AssignTopics(Stage):
 
     @classmethod
     def resources(cls, cfg: TopicsConfig, ray_cfg: Any) -> Resources:
+        if not Output(cfg.dir).exists("topics.parquet"):  # plan time: fail before any data flows
+            raise ConfigError(f"topics.assign.enabled but no topics.parquet in {cfg.dir}; run `curate topics fit` "
+                              "first or set topics.dir")
         gpu = 0.25 if cfg.embed.device.startswith("cuda") else 0.0
         return Resources(num_cpus=1.0, num_gpus=gpu, batch_size=cfg.assign.batch_size, concurrency=1, actor=True)
 

@@ -259,6 +259,10 @@ def test_plan_includes_topic_stage_when_enabled(tmp_path, embedder):
     assert specs[-1].cls.name == "topics" and specs[-1].resources.actor
     assert "topic_id" in check_chain(specs)
     assert "topics" not in [s.cls.name for s in plan(Config())]
+    from curate.config import ConfigError
+
+    with pytest.raises(ConfigError, match="curate topics fit"):
+        plan(load_config(None, [f"topics.dir={tmp_path / 'none'}", "topics.assign.enabled=true"]))
 
 
 # -- collection with quotas (fake search backend) ---------------------------------------------
