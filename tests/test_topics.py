@@ -180,6 +180,8 @@ def test_ctfidf_prefers_distinctive_words_over_boilerplate():
     assert kw[0][0][0] == "dragon" and kw[1][0][0] == "cat"
     assert all("cinematic" not in k for row in kw for k, _ in row)
     assert keyword_name(["sea turtle", "turtle", "reef"], 3) == "sea turtle reef"
+    assert keyword_name(["dancing", "dancer", "dancers", "stage", "ballet"], 3) == "dancing stage ballet"
+    assert keyword_name(["car", "cars", "race track", "drift"], 3) == "car race track"
 
 
 def test_llm_naming_through_text_generator_protocol():
@@ -387,3 +389,59 @@ def test_cli_fit_and_report(tmp_path):
     assert os.path.getsize(os.path.join(out, "reports", "topics_coverage.html")) > 5000
     res = runner.invoke(app, ["topics", "report", "--output", out, "--set", "topics.dir=/nonexistent"])
     assert res.exit_code == 2 and "curate topics fit" in res.output
+
+
+# -- the whole loop through `curate run` (fake search at the search boundary) ---------------------
+
+def test_run_collects_under_quota_topics_and_assigns_clips(tmp_path, monkeypatch, ray_local):
+    """Two runs of the real pipeline: search results (local files) carry query_topic_id into
+    clips; the second run searches only the topic still under quota and skips seen videos."""
+    from curate.media import run_ffmpeg
+    from curate.run import run_pipeline
+    from curate.topics import collect
+
+    vids = {}
+    for name, src in [("a", "testsrc2"), ("b", "mandelbrot"), ("c", "smptebars"), ("d", "rgbtestsrc")]:
+        vids[name] = str(tmp_path / f"{name}.mp4")
+        run_ffmpeg(["-f", "lavfi", "-t", "2", "-i", f"{src}=size=160x120:rate=10", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", vids[name]])
+    results = {"sea turtle": ["a", "b", "c"], "dragon castle": ["a", "d"]}  # 'a' found by both topics
+
+    class LocalFilesSearch:
+        calls: list = []
+
+        def __init__(self, *a, **k):
+            pass
+
+        def search(self, source, limit):
+            LocalFilesSearch.calls.append((source, limit))
+            query = source.split(":", 1)[1]
+            return [SearchHit(vids[v]) for v in results.get(query, [])][:limit]
+
+    monkeypatch.setattr(collect, "YtDlpSearch", LocalFilesSearch)
+    tdir = _topics_dir(tmp_path)
+    cfg = load_config(None, [
+        f"output.dir={tmp_path / 'out'}", "ray.num_cpus=2", "clips.min_s=0.5", "clips.write_files=false",
+        "clips.thumbnails=false", "cuts.detector=none", f"topics.dir={tdir}", "topics.collect.enabled=true",
+        "topics.collect.quota=2", "topics.collect.clips_per_video=1", "topics.collect.templates=['{name}']",
+        "topics.assign.enabled=true", "topics.collect.quota_overrides={'2': 0, 'cat': 0}"])
+    cfg.input.sources = []
+    s1 = run_pipeline(cfg)
+    # sea turtle asks for 2 results (a, b); dragon castle gets (a, d) and a is already taken
+    assert sorted(LocalFilesSearch.calls) == [("ytsearch2:dragon castle", 2), ("ytsearch2:sea turtle", 2)]
+    assert s1.videos_ok == 3 and s1.clips_ok == 3  # one 2-s shot per video
+    from curate.query import query
+
+    clips = query(cfg.output.dir, "SELECT query_topic_id, topic_id, topic_method FROM clips").to_pylist()
+    assert all(c["topic_method"] == "query" and c["topic_id"] == c["query_topic_id"] for c in clips)
+    assert collection_status(cfg.output.dir).counts == {0: 2, 1: 1}
+    videos = query(cfg.output.dir, "SELECT source, query_topic_id, search_query FROM videos").to_pylist()
+    assert {(os.path.basename(v["source"]), v["query_topic_id"], v["search_query"]) for v in videos} == {
+        ("a.mp4", 0, "sea turtle"), ("b.mp4", 0, "sea turtle"), ("d.mp4", 1, "dragon castle")}
+    LocalFilesSearch.calls.clear()
+    s2 = run_pipeline(cfg)
+    queried = {src.split(":", 1)[1] for src, _ in LocalFilesSearch.calls}
+    assert queried == {"dragon castle"}  # sea turtle reached its quota
+    assert LocalFilesSearch.calls == [("ytsearch3:dragon castle", 3)]  # one more result than read before
+    assert s2.videos_discovered == 0  # its results (a, d) were all seen already -> query exhausted
+    assert CollectionState.load(cfg.output.dir).exhausted == ["1|dragon castle"]

@@ -73,12 +73,21 @@ def _dedupe(keywords: list[tuple[str, float]], top_n: int) -> list[tuple[str, fl
     return chosen
 
 
+def _same_stem(a: str, b: str) -> bool:
+    """'dancer'/'dancing', 'car'/'cars': a shared prefix of 4 letters (or the whole shorter word)."""
+    k = min(4, len(a), len(b))
+    return a[:k] == b[:k]
+
+
 def keyword_name(keywords: list[str], n: int = 3) -> str:
-    """'dragon castle fire' from the best keywords, avoiding repeated words."""
+    """'dragon castle fire' from the best keywords, skipping repeated words and inflections."""
     words: list[str] = []
     for k in keywords:
-        for w in k.split():
-            if w not in words:
+        parts = k.split()
+        if len(parts) > 1 and len(words) + len(parts) > n:
+            continue  # a bigram that does not fit whole
+        for w in parts:
+            if not any(_same_stem(w, c) for c in words):
                 words.append(w)
         if len(words) >= n:
             break
