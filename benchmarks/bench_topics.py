@@ -63,26 +63,34 @@ def main() -> None:
     print(f"model load: {time.perf_counter() - t:.1f} s ({cfg.model})")
     texts = prompts(args.prompts)
     emb.encode(texts[:64])  # warm-up
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     embed_all(texts, emb, chunk_size=8192)
-    batched = len(texts) / (time.perf_counter() - t)
-    t = time.perf_counter()
+    batched, batched_cpu = len(texts) / (time.perf_counter() - t), len(texts) / (time.process_time() - c)
+    t, c = time.perf_counter(), time.process_time()
     for s in texts[: args.single]:
         emb.encode([s])
-    single = args.single / (time.perf_counter() - t)
-    print(f"embed batched (bs={args.batch_size}): {batched:,.0f} prompts/s | one per call: {single:,.0f} prompts/s "
-          f"| ratio {batched / single:.1f}x | 1.67M prompts batched: {1.67e6 / batched / 3600:.2f} h on this CPU")
+    single, single_cpu = args.single / (time.perf_counter() - t), args.single / (time.process_time() - c)
+    print(f"embed batched (bs={args.batch_size}): {batched:,.1f} prompts/s wall, {batched_cpu:,.1f} per CPU-s | "
+          f"one per call: {single:,.1f} prompts/s wall, {single_cpu:,.1f} per CPU-s | ratio {batched / single:.1f}x "
+          f"wall, {batched_cpu / single_cpu:.1f}x CPU | 1.67M prompts batched: {1.67e6 / batched / 3600:.2f} h wall here")
 
     x = mixture(args.cluster_n, 384, max(args.k // 2, 2))
-    t = time.perf_counter()
-    kmeans(x, args.k, "minibatch", seed=0, batch_size=8192, n_init=1, max_iter=100)
-    mb = time.perf_counter() - t
+    def inertia(labels, cents, rows):
+        return float(((rows - cents[labels]) ** 2).sum())
+
+    t, c = time.perf_counter(), time.process_time()
+    lab, cen = kmeans(x, args.k, "minibatch", seed=0, batch_size=8192, n_init=1, max_iter=100)
+    mb, mb_cpu = time.perf_counter() - t, time.process_time() - c
     nf = args.full_n or args.cluster_n
-    t = time.perf_counter()
-    kmeans(x[:nf], args.k, "full", seed=0, n_init=1, max_iter=100)
-    full = time.perf_counter() - t
-    print(f"cluster n={args.cluster_n:,} k={args.k}: MiniBatchKMeans {mb:.1f} s ({args.cluster_n / mb:,.0f} prompts/s)"
-          f" | full KMeans n={nf:,} {full:.1f} s ({nf / full:,.0f} prompts/s) | ratio {(nf / full) and (args.cluster_n / mb) / (nf / full):.1f}x")
+    t, c = time.perf_counter(), time.process_time()
+    lab_f, cen_f = kmeans(x[:nf], args.k, "full", seed=0, n_init=1, max_iter=100)
+    full, full_cpu = time.perf_counter() - t, time.process_time() - c
+    print(f"cluster n={args.cluster_n:,} k={args.k}: MiniBatchKMeans {mb:.1f} s wall / {mb_cpu:.1f} CPU-s "
+          f"({args.cluster_n / mb:,.0f} prompts/s) | full KMeans n={nf:,} {full:.1f} s wall / {full_cpu:.1f} CPU-s "
+          f"({nf / full:,.0f} prompts/s) | ratio {(args.cluster_n / mb) / (nf / full):.1f}x wall, "
+          f"{(args.cluster_n / mb_cpu) / (nf / full_cpu):.1f}x CPU")
+    if nf == args.cluster_n:
+        print(f"  inertia (lower is better): minibatch {inertia(lab, cen, x):,.1f} vs full {inertia(lab_f, cen_f, x):,.1f}")
     rng = np.random.default_rng(0)
     cents = rng.normal(size=(args.k, 384)).astype(np.float32)
     t = time.perf_counter()

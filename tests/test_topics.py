@@ -100,7 +100,8 @@ def test_prompt_formats_agree_and_dedupe(tmp_path):
             f.write(json.dumps({"prompt": p, "id": 1}) + "\n")
     _write_csv(tmp_path / "p.csv", [{"prompt": p, "theme": ""} for p in prompts])
     (tmp_path / "p.txt").write_text("# comment\n" + "\n".join(prompts) + "\n")
-    got = {ext: load_prompts(str(tmp_path / f"p.{ext}")) for ext in ("parquet", "jsonl", "csv", "txt")}
+    (tmp_path / "p.json").write_text(json.dumps([{"text": p} for p in prompts]))
+    got = {ext: load_prompts(str(tmp_path / f"p.{ext}")) for ext in ("parquet", "jsonl", "csv", "txt", "json")}
     ref = got["parquet"]
     assert ref.prompts == ["A cat playing piano, 4k", "a dog surfing", "see a red car"]
     assert ref.counts == [2, 1, 1] and ref.dropped_short == 1  # "ok" too short; "" never counted

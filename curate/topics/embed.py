@@ -164,8 +164,6 @@ def embed_ray(texts: list[str], cfg: Any, out: np.ndarray | None = None) -> np.n
     ds = ds.map_batches(_RayEmbedActor, fn_constructor_kwargs={
         "model": cfg.model, "device": device, "batch_size": cfg.batch_size,
         "max_seq_length": cfg.max_seq_length}, **kwargs)
-    if out is None:
-        out = None
     for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
         emb = np.stack(batch["embedding"]) if batch["embedding"].dtype == object else batch["embedding"]
         if out is None:

@@ -88,6 +88,19 @@ def iter_raw_prompts(path: str, column: str | None = None, batch_rows: int = 655
         )
         for batch in reader:
             yield [v for v in batch.column(0).to_pylist() if v]
+    elif ext == ".json" and _is_json_array(path):  # one JSON array of strings or objects
+        with open(path, encoding="utf-8") as f:
+            items = json.load(f)
+        col = column
+        buf = []
+        for obj in items:
+            if isinstance(obj, dict):
+                col = col or _pick_column(list(obj), None, path)
+                obj = obj.get(col)
+            if obj:
+                buf.append(str(obj))
+        for i in range(0, len(buf), batch_rows):
+            yield buf[i:i + batch_rows]
     elif ext in (".jsonl", ".ndjson", ".json"):
         import gzip
 
@@ -123,6 +136,12 @@ def iter_raw_prompts(path: str, column: str | None = None, batch_rows: int = 655
                     buf = []
         if buf:
             yield buf
+
+
+def _is_json_array(path: str) -> bool:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        head = f.read(4096).lstrip()
+    return head.startswith("[")
 
 
 @dataclass
