@@ -446,3 +446,16 @@ def test_run_collects_under_quota_topics_and_assigns_clips(tmp_path, monkeypatch
     assert LocalFilesSearch.calls == [("ytsearch3:dragon castle", 3)]  # one more result than read before
     assert s2.videos_discovered == 0  # its results (a, d) were all seen already -> query exhausted
     assert CollectionState.load(cfg.output.dir).exhausted == ["1|dragon castle"]
+
+
+@pytest.mark.slow
+def test_ray_embedding_matches_local(ray_local, embedder):
+    """``topics.embed.use_ray``: Ray Data map_batches over model actors gives the same vectors, in order."""
+    from curate.topics.embed import embed_ray
+
+    texts = [r["prompt"] for r in _labelled()][:120]
+    cfg = TopicsConfig().embed
+    cfg.batch_size, cfg.chunk_size, cfg.ray_concurrency, cfg.device = 16, 32, 1, "cpu"
+    got = embed_ray(texts, cfg)
+    want = embedder.encode(texts)
+    assert got.shape == want.shape and np.allclose(got, want, atol=1e-4)
