@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--full-n", type=int, default=None, help="rows for full KMeans (default cluster-n)")
     ap.add_argument("--k", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--merge-k", type=int, default=2000, help="clusters for the merge step (VideoUFO: 2,000)")
     args = ap.parse_args()
 
     import torch
@@ -91,11 +92,14 @@ def main() -> None:
           f"{(args.cluster_n / mb_cpu) / (nf / full_cpu):.1f}x CPU")
     if nf == args.cluster_n:
         print(f"  inertia (lower is better): minibatch {inertia(lab, cen, x):,.1f} vs full {inertia(lab_f, cen_f, x):,.1f}")
+    # merge: k centroids around ~0.65k true directions, so about a third of them merge at 0.85
     rng = np.random.default_rng(0)
-    cents = rng.normal(size=(args.k, 384)).astype(np.float32)
+    base = rng.normal(size=(max(2, int(args.merge_k * 0.65)), 384))
+    cents = (base[rng.integers(len(base), size=args.merge_k)] + rng.normal(scale=0.3, size=(args.merge_k, 384)))
     t = time.perf_counter()
-    merge_clusters(cents, np.full(args.k, 10), 0.2)
-    print(f"merge k={args.k} centroids: {time.perf_counter() - t:.2f} s")
+    groups = merge_clusters(cents.astype(np.float32), np.full(args.merge_k, 10), 0.85)
+    print(f"merge k={args.merge_k} centroids at cos>=0.85 -> {len(set(groups.tolist()))} topics: "
+          f"{time.perf_counter() - t:.2f} s")
 
 
 if __name__ == "__main__":

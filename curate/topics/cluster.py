@@ -61,7 +61,7 @@ def merge_clusters(centroids: np.ndarray, sizes: np.ndarray, threshold: float) -
         return group
     c = normalise(centroids.astype(np.float64)).astype(np.float64) * sizes[:, None].astype(np.float64)
     alive = sizes > 0
-    cn = normalise(c)
+    cn = normalise(c).astype(np.float64)
     sim = cn @ cn.T
     np.fill_diagonal(sim, -np.inf)
     sim[~alive, :] = -np.inf
@@ -76,12 +76,11 @@ def merge_clusters(centroids: np.ndarray, sizes: np.ndarray, threshold: float) -
         group[group == b] = a
         sim[b, :] = -np.inf
         sim[:, b] = -np.inf
-        row = normalise(c[a][None, :])[0] @ normalise(c).T
-        row[~np.isfinite(sim[:, a]) & (np.arange(k) != a)] = -np.inf  # dead rows stay dead
-        row[b] = -np.inf
+        alive[b] = False
+        cn[a] = normalise(c[a][None, :])[0]
+        row = cn @ cn[a]
+        row[~alive] = -np.inf  # merged-away clusters stay out
         row[a] = -np.inf
-        alive_mask = np.isfinite(sim).any(axis=1) | (np.arange(k) == a)
-        row[~alive_mask] = -np.inf
         sim[a, :] = row
         sim[:, a] = row
     return group
