@@ -123,10 +123,10 @@ def collection_status(output_dir: str) -> CollectionStatus:
         vcols = {r[0] for r in con.execute("DESCRIBE videos").fetchall()}
         cpv = None
         if "query_topic_id" in vcols:
-            nv, nc = con.execute(
-                "SELECT count(*), coalesce(sum(num_clips_ok), 0) FROM (SELECT v.video_id, "
-                "(SELECT count(*) FROM clips c WHERE c.video_id = v.video_id AND c.status = 'ok') AS num_clips_ok "
-                "FROM videos v WHERE v.query_topic_id IS NOT NULL)").fetchone()
+            (nv,) = con.execute("SELECT count(*) FROM videos WHERE query_topic_id IS NOT NULL").fetchone()
+            (nc,) = con.execute(
+                "SELECT count(*) FROM clips c JOIN videos v ON c.video_id = v.video_id "
+                "WHERE v.query_topic_id IS NOT NULL AND c.status = 'ok'").fetchone()
             cpv = (nc / nv) if nv else None
     finally:
         con.close()
