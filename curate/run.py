@@ -105,9 +105,11 @@ def run_pipeline(cfg: Config) -> RunSummary:
     summary = RunSummary(run_id=run_id, output_dir=out.path(""))
     table = discover(cfg.input, os.path.join(work_dir, "samples"), stream_schema())
     if cfg.topics.collect.enabled:  # per-topic searches for topics still under quota
+        import pyarrow as pa
+
         from curate.topics.collect import discover_topic_sources
 
-        table = __import__("pyarrow").concat_tables([table, discover_topic_sources(cfg.topics, out.path(""), table.schema)])
+        table = pa.concat_tables([table, discover_topic_sources(cfg.topics, out.path(""), table.schema)])
     summary.videos_discovered = table.num_rows
     done = writer.done_video_ids()
     if done:
