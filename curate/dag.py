@@ -22,6 +22,7 @@ from curate.stages.cuts import Cuts
 from curate.stages.download import Download
 from curate.stages.fetch import Fetch
 from curate.stages.probe import Probe
+from curate.stages.topics import AssignTopics
 
 DISCOVER_COLUMNS = ("record", "video_id", "source", "source_kind", "status", "error", "error_detail")
 
@@ -46,8 +47,10 @@ def plan(cfg: Config) -> list[StageSpec]:
     ]
     if cfg.aesthetics.enabled:
         chain.append((Aesthetics, cfg.aesthetics))
-    if cfg.captions.enabled:  # keep last: captions only what the scoring/filter stages kept
+    if cfg.captions.enabled:  # captions only what the scoring/filter stages kept
         chain += [(CaptionFrames, cfg.captions), (Captions, cfg.captions)]
+    if cfg.topics.assign.enabled:  # after captions: caption embeddings decide the topic when present
+        chain.append((AssignTopics, cfg.topics))
     return [StageSpec(cls, section, cls.resources(section, cfg.ray)) for cls, section in chain]
 
 

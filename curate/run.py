@@ -112,6 +112,12 @@ def run_pipeline(cfg: Config) -> RunSummary:
         log.warning("output %s holds shards made with a different config; new rows use this one", cfg.output.dir)
     summary = RunSummary(run_id=run_id, output_dir=out.path(""))
     table = discover(cfg.input, os.path.join(work_dir, "samples"), stream_schema(), cfg.download)
+    if cfg.topics.collect.enabled:  # per-topic searches for topics still under quota
+        import pyarrow as pa
+
+        from curate.topics.collect import discover_topic_sources
+
+        table = pa.concat_tables([table, discover_topic_sources(cfg.topics, out.path(""), table.schema)])
     summary.videos_discovered = table.num_rows
     retry = writer.failed_video_ids(set(cfg.output.retry_errors))
     if retry:

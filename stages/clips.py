@@ -187,6 +187,7 @@ class Clips(RowStage):
                 "num_frames": sp.end - sp.start, "fps": fps, "width": w, "height": h,
                 "is_long_take": sp.long_take, "status": "ok", "reject_reasons": [],
                 "run_id": self.ctx.run_id, "local_path": row["local_path"],
+                "query_topic_id": row.get("query_topic_id"),
             }
             try:
                 if self.cfg.write_files:
