@@ -14,9 +14,11 @@ import pyarrow as pa
 
 from curate.config import Config, ConfigError
 from curate.stage import Resources, RunContext, Stage, run_stage_task
+from curate.stages.analyze import Analyze
 from curate.stages.clips import Clips
 from curate.stages.cuts import Cuts
 from curate.stages.fetch import Fetch
+from curate.stages.filter import Filter
 from curate.stages.probe import Probe
 
 DISCOVER_COLUMNS = ("record", "video_id", "source", "source_kind", "status", "error", "error_detail")
@@ -39,6 +41,10 @@ def plan(cfg: Config) -> list[StageSpec]:
         (Cuts, cfg.cuts),
         (Clips, cfg.clips),
     ]
+    if cfg.analyze.enabled:
+        chain.append((Analyze, cfg.analyze))
+    if cfg.filter.enabled:
+        chain.append((Filter, cfg.filter))
     return [StageSpec(cls, section, cls.resources(section, cfg.ray)) for cls, section in chain]
 
 

@@ -13,12 +13,13 @@ import pyarrow as pa
 
 from curate.schemas._fields import field, schema_table
 from curate.schemas.clip import CLIP_FIELDS
+from curate.schemas.scores import SCORE_FIELDS
 from curate.schemas.video import VIDEO_FIELDS
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 VIDEOS: pa.Schema = pa.schema(VIDEO_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "videos"})
-CLIPS: pa.Schema = pa.schema(CLIP_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "clips"})
+CLIPS: pa.Schema = pa.schema(CLIP_FIELDS + SCORE_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "clips"})
 TABLES: dict[str, pa.Schema] = {"videos": VIDEOS, "clips": CLIPS}
 
 # The stream between stages carries both record kinds in one Arrow schema: a ``record``
