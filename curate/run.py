@@ -121,6 +121,10 @@ def run_pipeline(cfg: Config) -> RunSummary:
         for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
             writer.add(batch)
         writer.flush(final=True)
+        if cfg.dedup.enabled and cfg.analyze.enabled:
+            from curate.dedup import dedup_output
+
+            dedup_output(cfg.output.dir, cfg.dedup)
 
     st = writer.stats
     summary.videos, summary.videos_ok = st["videos"], st["videos_ok"]

@@ -39,7 +39,7 @@ class OverlayAnalyser:
         self.min_orient = min_orient
 
     def start(self, n: int, fps: float) -> set[int]:
-        k = int(min(self.max_frames, max(2, round(n / fps * self.per_s)))) if n else 0
+        k = int(min(n, self.max_frames, max(6, round(n / fps * self.per_s))))
         self.frames = set(evenly_spaced(n, k))
         self.edges: np.ndarray | None = None
         self.churn: np.ndarray | None = None
