@@ -18,8 +18,9 @@ Each sampled pair gets a similarity transform fitted with RANSAC
 (``cv2.estimateAffinePartial2D``) to flow vectors on a grid. Labels: ``complex`` when the
 fit explains too few vectors (non-rigid / many independent movers); ``static`` when the
 global motion (translation + zoom displacement at the frame edge) stays under
-``static_px``; ``shaky`` when the per-pair translation keeps flipping direction so that
-its mean is small compared with its mean size; otherwise the larger of translation and
+``static_px``; ``shaky`` when the per-pair translation keeps flipping direction (its mean
+is small compared with its mean size, or >= ``shaky_flips`` of successive sampled pairs
+reverse direction); otherwise the larger of translation and
 zoom decides (pan vs tilt by the dominant axis).
 """
 
@@ -39,10 +40,11 @@ class MotionAnalyser:
     name = "motion"
 
     def __init__(self, pairs_per_s: float = 3.0, max_pairs: int = 64, static_px: float = 0.15,
-                 min_inliers: float = 0.5, shaky_consistency: float = 0.4, grid: int = 8) -> None:
+                 min_inliers: float = 0.5, shaky_consistency: float = 0.4, shaky_flips: float = 0.35,
+                 grid: int = 8) -> None:
         self.pairs_per_s, self.max_pairs = pairs_per_s, max_pairs
         self.static_px, self.min_inliers, self.shaky_consistency = static_px, min_inliers, shaky_consistency
-        self.grid = grid
+        self.grid, self.shaky_flips = grid, shaky_flips
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
 
     def start(self, n: int, fps: float) -> set[int]:
@@ -110,7 +112,11 @@ class MotionAnalyser:
         mean_trans = float(np.mean(np.hypot(tx, ty)))
         if abs(mz) >= max(np.hypot(mx, my), self.static_px) and float(np.mean(np.sign(zs) == np.sign(mz))) >= 0.6:
             return "zoom_in" if mz > 0 else "zoom_out"
-        if mean_trans >= self.static_px and np.hypot(mx, my) < self.shaky_consistency * mean_trans:
+        moving = np.hypot(tx, ty) >= self.static_px
+        v = np.stack([tx, ty], 1)[moving]
+        flips = float(np.mean((v[1:] * v[:-1]).sum(1) < 0)) if len(v) > 2 else 0.0
+        if mean_trans >= self.static_px and (np.hypot(mx, my) < self.shaky_consistency * mean_trans
+                                             or flips >= self.shaky_flips):
             return "shaky"
         if np.hypot(mx, my) < self.static_px:
             return "static"
