@@ -287,3 +287,34 @@ def test_memory_is_bounded_by_sampling():
     m = MotionAnalyser()
     wants = m.start(5000, 25.0)
     assert len(wants) <= 2 * 64
+
+
+def test_watermark_onnx_model_loads_and_scores(clips, tmp_path):
+    """A real (tiny, hand-built) ONNX classifier through the configured-path loader:
+    p = sigmoid(8 * (mean pixel - 0.5)), so brighter frames score higher."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from curate.analysers.watermark import load_watermark_model
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 64, 64])
+    y = helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N", 1])
+    consts = [helper.make_tensor("half", TensorProto.FLOAT, [], [0.5]),
+              helper.make_tensor("gain", TensorProto.FLOAT, [], [8.0]),
+              helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 1])]
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], keepdims=0),
+             helper.make_node("Sub", ["m", "half"], ["d"]), helper.make_node("Mul", ["d", "gain"], ["z"]),
+             helper.make_node("Sigmoid", ["z"], ["s"]), helper.make_node("Reshape", ["s", "shape"], ["p"])]
+    model = helper.make_model(helper.make_graph(nodes, "wm", [x], [y], consts),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = str(tmp_path / "wm.onnx")
+    onnx.save(model, path)
+    m = load_watermark_model(path)
+    dark, bright = np.full((90, 160, 3), 20, np.uint8), np.full((90, 160, 3), 235, np.uint8)
+    assert m.predict([dark]) < 0.05 < 0.95 < m.predict([bright])
+    ctx = RunContext(run_id="t", output_dir=str(tmp_path), work_dir=str(tmp_path))
+    out = Analyze(AnalyzeConfig(ocr=False, watermark_model=path), ctx).process(
+        {"local_path": clips["static"], "start_frame": 0, "end_frame": N, "fps": 25.0})
+    assert 0.0 < out["watermark_prob"] < 1.0
+    assert not any(s.startswith("watermark_prob") for s in out["scores_skipped"])
