@@ -109,9 +109,11 @@ def dedup_output(output_dir: str, cfg: DedupConfig | None = None) -> int:
     tables = []
     for p in shard_paths(out, "clips"):
         with out.fs.open(p, "rb") as f:
-            t = pq.read_table(f)
-        cols = [c for c in ("clip_id", "phash", "num_frames", "width", "height", "status") if c in t.column_names]
-        tables.append(t.select(cols))
+            pf = pq.ParquetFile(f)
+            names = set(pf.schema_arrow.names)
+            cols = [c for c in ("clip_id", "phash", "num_frames", "width", "height", "status") if c in names]
+            if "phash" in cols:  # shards written before the analyse stage existed have no hashes
+                tables.append(pf.read(columns=cols))
     rows = [r for t in tables for r in t.to_pylist() if r.get("status") in ("ok", "rejected") and r.get("phash")]
     ids = [r["clip_id"] for r in rows]
     rank = [(len(r["phash"]), (r.get("width") or 0) * (r.get("height") or 0), r.get("num_frames") or 0) for r in rows]

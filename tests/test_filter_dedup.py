@@ -105,3 +105,11 @@ def test_end_to_end_scores_filter_dedup(make_cfg, ray_local, samples, tmp_path):
     # each of the 5 clips of the copy duplicates the matching shot of the original (or vice versa)
     d = query(out, "SELECT * FROM duplicates").to_pylist()
     assert len(d) == 5, d
+    # the CLI step recomputes the same table (idempotent) and a stricter distance finds no fewer
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    res = CliRunner().invoke(app, ["dedup", out, "--set", "dedup.max_distance=6"])
+    assert res.exit_code == 0 and "near-duplicate clips marked" in res.output, res.output
+    assert query(out, "SELECT count(*) n FROM duplicates").to_pylist()[0]["n"] == 5
