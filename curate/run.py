@@ -37,6 +37,7 @@ class RunSummary:
     clips: int = 0
     clips_ok: int = 0
     clips_failed: int = 0
+    clips_rejected: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     clip_failures: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
@@ -130,6 +131,7 @@ def run_pipeline(cfg: Config) -> RunSummary:
     summary.videos, summary.videos_ok = st["videos"], st["videos_ok"]
     summary.videos_failed, summary.videos_rejected = st["videos_failed"], st["videos_rejected"]
     summary.clips, summary.clips_ok, summary.clips_failed = st["clips"], st["clips_ok"], st["clips_failed"]
+    summary.clips_rejected = st["clips_rejected"]
     summary.failures = dict(writer.errors.most_common())
     summary.clip_failures = dict(writer.clip_errors.most_common())
     summary.video_seconds = round(writer.video_seconds, 3)
@@ -152,7 +154,7 @@ def print_summary(s: RunSummary) -> None:
     t.add_row("videos processed", f"{s.videos} (ok {s.videos_ok}, failed {s.videos_failed}, rejected {s.videos_rejected})")
     for reason, n in s.failures.items():
         t.add_row(f"  failed: {reason}", str(n))
-    t.add_row("clips", f"{s.clips} (ok {s.clips_ok}, failed {s.clips_failed})")
+    t.add_row("clips", f"{s.clips} (ok {s.clips_ok}, rejected {s.clips_rejected}, failed {s.clips_failed})")
     for reason, n in s.clip_failures.items():
         t.add_row(f"  clip failed: {reason}", str(n))
     t.add_row("wall time", f"{s.wall_s:.1f} s")
