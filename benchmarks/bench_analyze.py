@@ -1,0 +1,119 @@
+"""Benchmark: full CPU analysis (one decode per clip) vs. the decode floor, and peak memory.
+
+    python benchmarks/bench_analyze.py                 # 60 s 720p30 H.264 (synthesised)
+    python benchmarks/bench_analyze.py --long 600 --long-height 1080   # + peak RSS on 10 min 1080p
+
+Prints, measured in the same run on the same file:
+  * ``ffmpeg -i X -f null -`` wall time (decode floor, FFmpeg's default threads);
+  * the analyse stage's work (motion + camera, quality, overlay, pHash, and with/without
+    PP-OCR on 3 frames per clip) over the whole video as one clip and as 10 s clips
+    (one seek + decode each, as the pipeline does), and the ratio to the floor;
+  * peak RSS of a child process analysing the long video (bounded memory check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+from curate.config import AnalyzeConfig
+from curate.media import ffmpeg_exe, probe, run_ffmpeg
+
+
+def synth(path: str, secs: int, height: int) -> str:
+    if not os.path.exists(path):
+        w = height * 16 // 9
+        run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size={w}x{height}:rate=30", "-f", "lavfi",
+                    "-i", f"mandelbrot=size=320x180:rate=30", "-filter_complex",
+                    "[1:v]scale=iw*2:-2[m];[0:v][m]overlay=x='mod(t*80,W)':y=40,format=yuv420p",
+                    "-t", str(secs), "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-g", "60", path],
+                   timeout=3600)
+    return path
+
+
+def decode_floor(path: str) -> float:
+    t = time.perf_counter()
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", path, "-f", "null", "-"], check=True)
+    return time.perf_counter() - t
+
+
+def analyse(path: str, clip_s: float | None, ocr: bool) -> tuple[float, int]:
+    from curate.stages.analyze import analyse_span, build_analysers
+
+    cfg = AnalyzeConfig(ocr=ocr)
+    engine = None
+    if ocr:
+        from curate.analysers.ocr import RapidOcrEngine
+
+        engine = RapidOcrEngine(cfg.ocr_width, cfg.ocr_threads, cfg.ocr_min_score)
+        import numpy as np
+
+        engine(np.zeros((360, 640, 3), np.uint8))  # warm-up (first ONNX run allocates)
+    an = build_analysers(cfg, engine)
+    p = probe(path)
+    n = p.num_frames
+    step = n if clip_s is None else int(clip_s * p.fps)
+    t = time.perf_counter()
+    clips = 0
+    for a in range(0, n, step):
+        analyse_span(path, a, min(n, a + step), p.fps, an, cfg.width)
+        clips += 1
+    return time.perf_counter() - t, clips
+
+
+def child_rss(path: str, clip_s: float | None, ocr: bool) -> dict:
+    code = (f"import resource,json,sys;sys.path.insert(0,{os.path.dirname(__file__)!r});"
+            f"import bench_analyze as b;w,c=b.analyse({path!r},{clip_s!r},{ocr!r});"
+            "print(json.dumps({'wall_s':w,'clips':c,'peak_rss_mb':resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024}))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "curate-bench"))
+    ap.add_argument("--secs", type=int, default=60)
+    ap.add_argument("--height", type=int, default=720)
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each measurement (best kept)")
+    ap.add_argument("--long", type=int, default=0, help="also measure peak RSS on a video this many seconds long")
+    ap.add_argument("--long-height", type=int, default=1080)
+    args = ap.parse_args()
+    os.makedirs(args.dir, exist_ok=True)
+    path = synth(os.path.join(args.dir, f"bench_{args.secs}s_{args.height}p.mp4"), args.secs, args.height)
+    p = probe(path)
+    print(f"video: {path} {p.width}x{p.height} {p.fps:g} fps {p.num_frames} frames; cpus={os.cpu_count()}")
+    # the machine is shared: interleave the runs and keep the best of --repeat for each
+    floors, runs = [], {}
+    cases = ((None, False), (10.0, False), (10.0, True))
+    for _ in range(args.repeat):
+        floors.append(decode_floor(path))
+        for case in cases:
+            w, c = analyse(path, *case)
+            runs.setdefault(case, []).append((w, c))
+    floors.append(decode_floor(path))
+    floor = min(floors)
+    print(f"ffmpeg -i X -f null - (decode floor): best {floor:.2f} s ({p.num_frames / floor:.0f} frames/s); "
+          f"all runs {', '.join(f'{f:.2f}' for f in floors)} s")
+    for (clip_s, ocr), res in runs.items():
+        w, c = min(res)
+        label = f"analysis ({'one clip' if clip_s is None else f'{c} x {clip_s:g} s clips'}, OCR {'on' if ocr else 'off'})"
+        print(f"{label}: best {w:.2f} s = {w / floor:.2f}x the decode floor "
+              f"(all runs {', '.join(f'{r[0]:.2f}' for r in res)} s)")
+    if args.long:
+        lp = synth(os.path.join(args.dir, f"bench_{args.long}s_{args.long_height}p.mp4"), args.long, args.long_height)
+        lf = decode_floor(lp)
+        r = child_rss(lp, 10.0, True)
+        base = child_rss(path, 10.0, True)
+        print(f"long video {args.long} s {args.long_height}p: decode floor {lf:.1f} s; analysis {r['wall_s']:.1f} s "
+              f"({r['wall_s'] / lf:.2f}x) in {r['clips']} clips; peak RSS {r['peak_rss_mb']:.0f} MB "
+              f"(vs {base['peak_rss_mb']:.0f} MB on the {args.secs} s video)")
+
+
+if __name__ == "__main__":
+    main()
