@@ -7,7 +7,6 @@ measures refer to a frame ``analyze.width`` pixels wide unless they say "256-px 
 from __future__ import annotations
 
 import pyarrow as pa
-
 from curate.schemas._fields import field
 
 BOX = pa.struct([("x", pa.float32()), ("y", pa.float32()), ("w", pa.float32()), ("h", pa.float32())])

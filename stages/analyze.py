@@ -21,6 +21,8 @@ import os
 import time
 from typing import Any
 
+from curate.schemas.scores import SCORE_FIELDS
+
 from curate.analysers import Analyser
 from curate.analysers.frames import decode_span
 from curate.analysers.motion import MotionAnalyser
@@ -28,7 +30,6 @@ from curate.analysers.overlay import OverlayAnalyser
 from curate.analysers.phash import PhashAnalyser
 from curate.analysers.quality import QualityAnalyser
 from curate.config import AnalyzeConfig
-from curate.schemas.scores import SCORE_FIELDS
 from curate.stage import Resources, RowStage, RunContext, StageError
 
 log = logging.getLogger("curate")

@@ -6,15 +6,15 @@ from __future__ import annotations
 import os
 
 import pytest
+from curate.schemas import from_rows, stream_schema
+from curate.stages.analyze import analyse_span
+from curate.stages.filter import Filter, reject_reasons
 
 from curate.analysers.phash import PhashAnalyser
 from curate.config import DedupConfig, FilterConfig
 from curate.dedup import find_duplicates
 from curate.media import probe, run_ffmpeg
-from curate.schemas import from_rows, stream_schema
 from curate.stage import RunContext
-from curate.stages.analyze import analyse_span
-from curate.stages.filter import Filter, reject_reasons
 
 GOOD = {"motion_score": 2.0, "sharpness": 300.0, "brightness": 0.5, "static_ratio": 0.0, "overlay_prob": 0.0,
         "text_area_ratio": 0.0, "border_frac": 0.0, "watermark_prob": None, "camera_motion": "pan_left"}

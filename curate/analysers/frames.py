@@ -23,7 +23,7 @@ from curate.stage import StageError
 class Frame:
     """One decoded frame with lazy, cached conversions."""
 
-    __slots__ = ("_av", "_w", "_h", "_bgr", "_gray", "_hires")
+    __slots__ = ("_av", "_bgr", "_gray", "_h", "_hires", "_w")
 
     def __init__(self, frame: av.VideoFrame | None, width: int, height: int, bgr: np.ndarray | None = None):
         self._av, self._w, self._h = frame, width, height
