@@ -113,3 +113,16 @@ def test_end_to_end_scores_filter_dedup(make_cfg, ray_local, samples, tmp_path):
     res = CliRunner().invoke(app, ["dedup", out, "--set", "dedup.max_distance=6"])
     assert res.exit_code == 0 and "near-duplicate clips marked" in res.output, res.output
     assert query(out, "SELECT count(*) n FROM duplicates").to_pylist()[0]["n"] == 5
+
+
+def test_plan_places_analyze_then_filter_and_both_can_be_disabled():
+    from curate.config import load_config
+    from curate.dag import check_chain, plan
+
+    names = [s.cls.name for s in plan(load_config(None))]
+    assert names[-3:] == ["clips", "analyze", "filter"]
+    specs = plan(load_config(None, ["analyze.enabled=false", "filter.enabled=false"]))
+    assert [s.cls.name for s in specs][-1] == "clips"
+    check_chain(specs)
+    a = [s for s in plan(load_config(None)) if s.cls.name == "analyze"][0]
+    assert a.resources.actor  # the OCR engine loads once per actor
