@@ -40,6 +40,11 @@ MOTION = {  # name: (filter, expected camera_motion label)
     "zoom_in": ("zoompan=z='1+0.012*on':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=1:s=320x180:fps=25", "zoom_in"),
     "zoom_out": ("zoompan=z='1.8-0.012*on':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=1:s=320x180:fps=25", "zoom_out"),
     "shaky": (f"{CROP}:x='300+8*random(0)':y='200+8*random(1)'", "shaky"),
+    # four quadrants moving four ways: no single camera transform explains the flow
+    "complex": ("split=4[q0][q1][q2][q3];[q0]crop=160:90:x='300+t*100':y=200[r0];"
+                "[q1]crop=160:90:x='500-t*100':y=100[r1];[q2]crop=160:90:x=100:y='150+t*80'[r2];"
+                "[q3]crop=160:90:x=600:y='300-t*80'[r3];[r0][r1][r2][r3]xstack=inputs=4:layout=0_0|w0_0|0_h0|w0_h0",
+                "complex"),
 }
 
 
