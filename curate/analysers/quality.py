@@ -46,7 +46,7 @@ class QualityAnalyser:
     name = "quality"
 
     def __init__(self, pairs_per_s: float = 3.0, max_pairs: int = 64, frozen_diff: float = 0.5,
-                 border_luma: int = 20, max_frames: int = 16) -> None:
+                 border_luma: int = 20, max_frames: int = 8) -> None:
         self.pairs_per_s, self.max_pairs = pairs_per_s, max_pairs
         self.frozen_diff, self.border_luma, self.max_frames = frozen_diff, border_luma, max_frames
 
