@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +46,7 @@ def decode_floor(path: str) -> float:
     return time.perf_counter() - t
 
 
-def analyse(path: str, clip_s: float | None, ocr: bool) -> tuple[float, int]:
+def analyse(path: str, clip_s: float | None, ocr: bool, rss_every: int = 0) -> tuple[float, int]:
     from curate.stages.analyze import analyse_span, build_analysers
 
     cfg = AnalyzeConfig(ocr=ocr)
@@ -67,15 +67,23 @@ def analyse(path: str, clip_s: float | None, ocr: bool) -> tuple[float, int]:
     for a in range(0, n, step):
         analyse_span(path, a, min(n, a + step), p.fps, an, cfg.width)
         clips += 1
+        if rss_every and clips % rss_every == 0:
+            import resource
+
+            print(f"rss after {clips} clips: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+                  flush=True)
     return time.perf_counter() - t, clips
 
 
-def child_rss(path: str, clip_s: float | None, ocr: bool) -> dict:
-    code = (f"import resource,json,sys;sys.path.insert(0,{os.path.dirname(__file__)!r});"
-            f"import bench_analyze as b;w,c=b.analyse({path!r},{clip_s!r},{ocr!r});"
+def child_rss(path: str, clip_s: float | None, ocr: bool, rss_every: int = 0) -> dict:
+    code = (f"import resource,json,sys;sys.path.insert(0,{os.path.dirname(os.path.abspath(__file__))!r});"
+            f"import bench_analyze as b;w,c=b.analyse({path!r},{clip_s!r},{ocr!r},{rss_every!r});"
             "print(json.dumps({'wall_s':w,'clips':c,'peak_rss_mb':resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024}))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    lines = out.strip().splitlines()
+    res = json.loads(lines[-1])
+    res["timeline"] = [ln.split(": ")[1] for ln in lines[:-1] if ln.startswith("rss after")]
+    return res
 
 
 def main() -> None:
@@ -83,7 +91,7 @@ def main() -> None:
     ap.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "curate-bench"))
     ap.add_argument("--secs", type=int, default=60)
     ap.add_argument("--height", type=int, default=720)
-    ap.add_argument("--repeat", type=int, default=2, help="runs of each measurement (best kept)")
+    ap.add_argument("--repeat", type=int, default=3, help="bracketed runs per measurement (median ratio kept)")
     ap.add_argument("--long", type=int, default=0, help="also measure peak RSS on a video this many seconds long")
     ap.add_argument("--long-height", type=int, default=1080)
     args = ap.parse_args()
@@ -91,33 +99,33 @@ def main() -> None:
     path = synth(os.path.join(args.dir, f"bench_{args.secs}s_{args.height}p.mp4"), args.secs, args.height)
     p = probe(path)
     print(f"video: {path} {p.width}x{p.height} {p.fps:g} fps {p.num_frames} frames; cpus={os.cpu_count()}")
-    # the machine is shared: interleave the runs and keep the best of --repeat for each
-    floors, runs = [], {}
+    # the machine is shared (load swings 2x within a minute): each analysis run is bracketed
+    # by two decode-floor runs and compared with their mean; the median ratio is reported
     cases = ((None, False), (10.0, False), (10.0, True))
-    for _ in range(args.repeat):
-        floors.append(decode_floor(path))
-        for case in cases:
-            w, c = analyse(path, *case)
-            runs.setdefault(case, []).append((w, c))
-    floors.append(decode_floor(path))
-    floor = min(floors)
-    print(f"ffmpeg -i X -f null - (decode floor): best {floor:.2f} s ({p.num_frames / floor:.0f} frames/s); "
-          f"all runs {', '.join(f'{f:.2f}' for f in floors)} s")
-    for (clip_s, ocr), res in runs.items():
-        w, c = min(res)
-        label = f"analysis ({'one clip' if clip_s is None else f'{c} x {clip_s:g} s clips'}, OCR {'on' if ocr else 'off'})"
-        print(f"{label}: best {w:.2f} s = {w / floor:.2f}x the decode floor "
-              f"(all runs {', '.join(f'{r[0]:.2f}' for r in res)} s)")
+    for clip_s, ocr in cases:
+        ratios, walls, floors = [], [], []
+        for _ in range(args.repeat):
+            f0 = decode_floor(path)
+            w, c = analyse(path, clip_s, ocr)
+            f1 = decode_floor(path)
+            ratios.append(w / ((f0 + f1) / 2))
+            walls.append(w)
+            floors += [f0, f1]
+        label = f"{'one clip' if clip_s is None else f'{c} x {clip_s:g} s clips'}, OCR {'on' if ocr else 'off'}"
+        print(f"analysis ({label}): median {statistics.median(ratios):.2f}x the decode floor "
+              f"(ratios {', '.join(f'{r:.2f}' for r in ratios)}; analysis {', '.join(f'{x:.2f}' for x in walls)} s; "
+              f"floor {', '.join(f'{x:.2f}' for x in floors)} s)")
     if args.long:
         short = synth(os.path.join(args.dir, f"bench_60s_{args.long_height}p.mp4"), 60, args.long_height, "ultrafast")
         lp = synth(os.path.join(args.dir, f"bench_{args.long}s_{args.long_height}p.mp4"), args.long, args.long_height,
                    "ultrafast")
         lf = decode_floor(lp)
-        r = child_rss(lp, 10.0, True)
+        r = child_rss(lp, 10.0, True, rss_every=10)
         base = child_rss(short, 10.0, True)
         print(f"long video {args.long} s {args.long_height}p: decode floor {lf:.1f} s; analysis {r['wall_s']:.1f} s "
               f"({r['wall_s'] / lf:.2f}x) in {r['clips']} clips; peak RSS {r['peak_rss_mb']:.0f} MB "
-              f"(vs {base['peak_rss_mb']:.0f} MB for 60 s at the same size)")
+              f"(vs {base['peak_rss_mb']:.0f} MB for 60 s at the same size); peak RSS every 10 clips: "
+              f"{', '.join(r['timeline'])}")
 
 if __name__ == "__main__":
     main()
