@@ -101,6 +101,22 @@ def _csv(rel) -> str:
 
 
 @app.command()
+def dedup(
+    output: Annotated[str, typer.Argument(help="Output directory of a curate run.")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Mark near-duplicate clips (pHash) over all shards: writes dedup/ (DuckDB view `duplicates`)."""
+    _setup_logging(False)
+    from curate.dedup import dedup_output
+
+    if not os.path.exists(os.path.join(output, "manifest.json")) and "://" not in output:
+        _fail(f"no curate output at {output} (manifest.json missing)")
+    n = dedup_output(output, _load(config, set_).dedup)
+    typer.echo(f"{n} near-duplicate clips marked in {output}/dedup (view: duplicates)")
+
+
+@app.command()
 def schema(table: Annotated[str, typer.Argument(help="videos | clips")] = "clips") -> None:
     """Print a table's Arrow schema with field descriptions."""
     from curate.schemas import SCHEMA_VERSION, TABLES, schema_table

@@ -365,6 +365,67 @@ class TopicsConfig(Section):
     assign: TopicsAssignConfig = Field(default_factory=TopicsAssignConfig)
 
 
+class AnalyzeConfig(Section):
+    """Per-clip scores from ONE low-resolution decode (motion, quality, overlay, OCR, pHash)."""
+
+    enabled: bool = Field(True, description="Run the analyse stage (scores). Off: score columns stay null.")
+    width: int = Field(256, ge=64, description="Analysis width in pixels (flow, quality, overlay, pHash).")
+    pairs_per_s: float = Field(3.0, gt=0, description="Consecutive frame pairs sampled per second for optical flow and frozen-frame detection.")
+    max_pairs: int = Field(64, ge=1, description="At most this many flow pairs per clip (spread evenly).")
+    static_px: float = Field(0.15, ge=0, description="Global camera motion below this (px/frame, 256-px normalised) is labelled 'static'.")
+    frozen_diff: float = Field(0.5, ge=0, description="A frame pair whose mean |luma diff| is below this (grey levels) counts as frozen.")
+    border_luma: int = Field(20, ge=0, le=255, description="Rows/columns whose 98th-percentile luma is <= this are black bars.")
+    overlay: bool = Field(True, description="Run the static-overlay (logo/watermark) detector.")
+    overlay_per_s: float = Field(2.0, gt=0, description="Frames per second sampled by the overlay detector.")
+    overlay_max_frames: int = Field(24, ge=4, description="At most this many overlay frames per clip.")
+    ocr: bool = Field(True, description="Run PP-OCR (rapidocr-onnxruntime) on a few frames per clip.")
+    ocr_frames: int = Field(3, ge=1, description="Frames per clip given to OCR (spread evenly).")
+    ocr_width: int = Field(640, ge=64, description="OCR frames are decoded at most this wide.")
+    ocr_min_score: float = Field(0.5, ge=0, le=1, description="Drop recognised text below this confidence.")
+    ocr_threads: int = Field(1, ge=1, description="ONNX Runtime threads per OCR engine.")
+    phash_per_s: float = Field(1.0, gt=0, description="Perceptual hashes per second of clip (for dedup).")
+    phash_max: int = Field(32, ge=1, description="At most this many hashes per clip.")
+    watermark_model: str | None = Field(
+        None, description="Learned watermark classifier: local .onnx file, or HF id/folder (loaded offline). None = off."
+    )
+    watermark_frames: int = Field(3, ge=1, description="Frames per clip given to the watermark classifier.")
+    threads: int = Field(0, ge=0, description="Decoder threads (0 = FFmpeg default).")
+    num_cpus: float = Field(1.0, gt=0, description="CPUs reserved per analyse actor.")
+    concurrency: int | None = Field(None, ge=1, description="Analyse actors (None = ray.video_concurrency, else CPUs // 2).")
+    batch_size: int = Field(4, ge=1, description="Rows per batch handed to an analyse actor.")
+
+
+class FilterConfig(Section):
+    """Thresholds on the score columns. A clip failing any gets status 'rejected' and every
+    failed threshold in ``reject_reasons``; it stays in the clips table. None = no threshold."""
+
+    enabled: bool = Field(True, description="Apply the thresholds below.")
+    min_motion_score: float | None = Field(0.25, ge=0, description="Reject below (px/frame at 256 px; Data-Juicer flow filter uses 0.25).")
+    max_motion_score: float | None = Field(None, ge=0, description="Reject above (e.g. flashing/very fast content).")
+    max_text_area_ratio: float | None = Field(0.02, ge=0, description="Reject when OCR text covers more than this fraction of the frame.")
+    max_ocr_boxes: int | None = Field(None, ge=0, description="Reject when one OCR frame has more text boxes than this (Open-Sora style).")
+    max_overlay_prob: float | None = Field(0.8, ge=0, le=1, description="Reject static overlays (logos/watermarks) above this.")
+    max_watermark_prob: float | None = Field(0.8, ge=0, le=1, description="Reject above (Data-Juicer watermark p >= 0.8); null scores never reject.")
+    min_sharpness: float | None = Field(20.0, ge=0, description="Reject blurrier clips (Laplacian variance at analyze.width).")
+    min_brightness: float | None = Field(0.06, ge=0, le=1, description="Reject too-dark clips (mean luma).")
+    max_brightness: float | None = Field(0.94, ge=0, le=1, description="Reject washed-out clips (mean luma).")
+    min_contrast: float | None = Field(None, ge=0, le=1, description="Reject flatter clips (luma std).")
+    min_colorfulness: float | None = Field(None, ge=0, description="Reject greyer clips (Hasler-Suesstrunk).")
+    max_border_frac: float | None = Field(0.5, ge=0, le=1, description="Reject when black bars cover more of the frame.")
+    max_static_ratio: float | None = Field(0.5, ge=0, le=1, description="Reject when more sampled frame pairs are frozen.")
+    min_aesthetic_score: float | None = Field(4.5, ge=0, le=10, description="Reject below (LAION scale; Open-Sora filters < 4.5-5, NeMo tutorials 3.5).")
+    reject_camera_motion: list[str] = Field(default_factory=list, description="Camera-motion labels to reject (e.g. [shaky]).")
+
+
+class DedupConfig(Section):
+    """Near-duplicate clips by perceptual hash, run on the driver after the shards are written."""
+
+    enabled: bool = Field(True, description="Write dedup/ after each run (also: `curate dedup OUTPUT_DIR`).")
+    max_distance: int = Field(10, ge=0, le=64, description="Two frame hashes match when their Hamming distance is <= this (of 64 bits).")
+    min_matched: float = Field(0.5, gt=0, le=1, description="A clip duplicates another when this fraction of its hashes match that clip's.")
+    max_bucket: int = Field(2000, ge=2, description="Skip hash buckets larger than this (degenerate, e.g. near-flat frames).")
+
+
 class OutputConfig(Section):
     dir: str = Field("output", description="Output directory or fsspec URL (s3://bucket/prefix).")
     shard_clips: int = Field(5000, ge=1, description="Flush a shard once this many clip rows are buffered.")
@@ -407,8 +468,11 @@ class Config(Section):
     probe: ProbeConfig = Field(default_factory=ProbeConfig)
     cuts: CutsConfig = Field(default_factory=CutsConfig)
     clips: ClipsConfig = Field(default_factory=ClipsConfig)
-    captions: CaptionsConfig = Field(default_factory=CaptionsConfig)
+    analyze: AnalyzeConfig = Field(default_factory=AnalyzeConfig)
     aesthetics: AestheticsConfig = Field(default_factory=AestheticsConfig)
+    filter: FilterConfig = Field(default_factory=FilterConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    captions: CaptionsConfig = Field(default_factory=CaptionsConfig)
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     ray: RayConfig = Field(default_factory=RayConfig)

@@ -14,13 +14,15 @@ import pyarrow as pa
 
 from curate.config import Config, ConfigError
 from curate.stage import Resources, RunContext, Stage, run_stage_task
+from curate.stages.aesthetics import Aesthetics
+from curate.stages.analyze import Analyze
 from curate.stages.caption_frames import CaptionFrames
 from curate.stages.captions import Captions
-from curate.stages.aesthetics import Aesthetics
 from curate.stages.clips import Clips
 from curate.stages.cuts import Cuts
 from curate.stages.download import Download
 from curate.stages.fetch import Fetch
+from curate.stages.filter import Filter
 from curate.stages.probe import Probe
 from curate.stages.topics import AssignTopics
 
@@ -45,9 +47,13 @@ def plan(cfg: Config) -> list[StageSpec]:
         (Cuts, cfg.cuts),
         (Clips, cfg.clips),
     ]
+    if cfg.analyze.enabled:
+        chain.append((Analyze, cfg.analyze))
     if cfg.aesthetics.enabled:
         chain.append((Aesthetics, cfg.aesthetics))
-    if cfg.captions.enabled:  # captions only what the scoring/filter stages kept
+    if cfg.filter.enabled:  # after every scorer: thresholds see all score columns
+        chain.append((Filter, cfg.filter))
+    if cfg.captions.enabled:  # captions only what the filter kept
         chain += [(CaptionFrames, cfg.captions), (Captions, cfg.captions)]
     if cfg.topics.assign.enabled:  # after captions: caption embeddings decide the topic when present
         chain.append((AssignTopics, cfg.topics))

@@ -1,4 +1,4 @@
-"""DuckDB over the shards: views ``videos`` and ``clips`` (and ``rejects``) pre-defined.
+"""DuckDB over the shards: views ``videos`` and ``clips`` (and ``rejects``, ``duplicates``) pre-defined.
 
 Only shards listed in the manifest are visible, so a query never sees a partial write.
 """
@@ -36,6 +36,13 @@ def connect(output_dir: str, database: str = ":memory:") -> duckdb.DuckDBPyConne
             con.unregister(f"_{table}_arrow")
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_empty")
     con.execute("CREATE VIEW rejects AS SELECT * FROM clips WHERE status = 'rejected'")
+    from curate.dedup import DEDUP_PATH, DEDUP_SCHEMA  # near-duplicates (curate dedup)
+
+    if out.exists(DEDUP_PATH):
+        con.execute(f"CREATE VIEW duplicates AS SELECT * FROM read_parquet({_sql_list([out.path(DEDUP_PATH)])})")
+    else:
+        con.register("_duplicates_empty", DEDUP_SCHEMA.empty_table())
+        con.execute("CREATE VIEW duplicates AS SELECT * FROM _duplicates_empty")
     return con
 
 

@@ -38,6 +38,7 @@ class RunSummary:
     clips: int = 0
     clips_ok: int = 0
     clips_failed: int = 0
+    clips_rejected: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     clip_failures: dict[str, int] = field(default_factory=dict)
     stage_outcomes: dict[str, int] = field(default_factory=dict)  # e.g. {"aesthetic_status=skipped": 11}
@@ -144,11 +145,16 @@ def run_pipeline(cfg: Config) -> RunSummary:
         for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
             writer.add(batch)
         writer.flush(final=True)
+        if cfg.dedup.enabled and cfg.analyze.enabled:
+            from curate.dedup import dedup_output
+
+            dedup_output(cfg.output.dir, cfg.dedup)
 
     st = writer.stats
     summary.videos, summary.videos_ok = st["videos"], st["videos_ok"]
     summary.videos_failed, summary.videos_rejected = st["videos_failed"], st["videos_rejected"]
     summary.clips, summary.clips_ok, summary.clips_failed = st["clips"], st["clips_ok"], st["clips_failed"]
+    summary.clips_rejected = st["clips_rejected"]
     summary.failures = dict(writer.errors.most_common())
     summary.clip_failures = dict(writer.clip_errors.most_common())
     summary.stage_outcomes = dict(writer.stage_outcomes.most_common())
@@ -199,7 +205,7 @@ def print_summary(s: RunSummary) -> None:
     t.add_row("videos processed", f"{s.videos} (ok {s.videos_ok}, failed {s.videos_failed}, rejected {s.videos_rejected})")
     for reason, n in s.failures.items():
         t.add_row(f"  failed/rejected: {reason}", str(n))
-    t.add_row("clips", f"{s.clips} (ok {s.clips_ok}, failed {s.clips_failed})")
+    t.add_row("clips", f"{s.clips} (ok {s.clips_ok}, rejected {s.clips_rejected}, failed {s.clips_failed})")
     for reason, n in s.clip_failures.items():
         t.add_row(f"  clip failed: {reason}", str(n))
     for outcome, n in s.stage_outcomes.items():

@@ -16,17 +16,18 @@ from curate.schemas.aesthetics import AESTHETIC_FIELDS
 from curate.schemas.captions import CAPTION_FIELDS
 from curate.schemas.clip import CLIP_FIELDS
 from curate.schemas.provenance import PROVENANCE_FIELDS
+from curate.schemas.scores import SCORE_FIELDS
 from curate.schemas.topics import TOPIC_CLIP_FIELDS, TOPIC_VIDEO_FIELDS
 from curate.schemas.video import VIDEO_FIELDS as _BASE_VIDEO_FIELDS
 
-# 1.1: provenance (download); 1.2: captions; 1.3: aesthetics; 1.4: topics
+# 1.1: provenance (download) + scores; 1.2: captions; 1.3: aesthetics; 1.4: topics
 SCHEMA_VERSION = "1.4.0"
 
 VIDEO_FIELDS = _BASE_VIDEO_FIELDS + PROVENANCE_FIELDS + TOPIC_VIDEO_FIELDS
-CLIP_FIELDS = CLIP_FIELDS + TOPIC_CLIP_FIELDS
+CLIP_FIELDS = CLIP_FIELDS + SCORE_FIELDS + AESTHETIC_FIELDS + TOPIC_CLIP_FIELDS
 
 VIDEOS: pa.Schema = pa.schema(VIDEO_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "videos"})
-CLIPS: pa.Schema = pa.schema(CLIP_FIELDS + AESTHETIC_FIELDS + CAPTION_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "clips"})
+CLIPS: pa.Schema = pa.schema(CLIP_FIELDS + CAPTION_FIELDS, metadata={"curate.schema_version": SCHEMA_VERSION, "curate.table": "clips"})
 TABLES: dict[str, pa.Schema] = {"videos": VIDEOS, "clips": CLIPS}
 
 # The stream between stages carries both record kinds in one Arrow schema: a ``record``

@@ -1,0 +1,143 @@
+"""analyze: every CPU score of a clip from ONE streaming low-resolution decode.
+
+Reads: local_path (source video), start_frame, end_frame, fps (clip rows); falls back to the
+clip file (clip_path) when the source is gone. Adds: the score columns of
+``schemas/scores.py`` (motion + camera motion, technical quality, static overlay, OCR text,
+optional learned watermark probability, perceptual hashes). Needs: 1 CPU per actor (an
+actor stage: the OCR engine and the optional watermark model load once per actor).
+
+The decoder seeks to the keyframe before ``start_frame``, decodes the span once and
+converts to pixels (swscale, ``analyze.width`` wide) only the frames some analyser asked
+for; OCR frames are additionally converted at ``analyze.ocr_width``. Analysers
+(``curate/analysers/``) keep running sums, so memory is bounded by a few frames whatever the
+clip length. Add a scorer by writing an analyser and appending it in ``build_analysers``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from typing import Any
+
+from curate.schemas.scores import SCORE_FIELDS
+
+from curate.analysers import Analyser
+from curate.analysers.frames import decode_span
+from curate.analysers.motion import MotionAnalyser
+from curate.analysers.overlay import OverlayAnalyser
+from curate.analysers.phash import PhashAnalyser
+from curate.analysers.quality import QualityAnalyser
+from curate.config import AnalyzeConfig
+from curate.stage import Resources, RowStage, RunContext, StageError
+
+log = logging.getLogger("curate")
+
+
+@functools.lru_cache(maxsize=8)
+def check_watermark_model(name: str) -> str | None:
+    """Try to load the model once per process; return the reason it is unusable (logged once)."""
+    from curate.analysers.watermark import ModelUnavailable, load_watermark_model
+
+    try:
+        load_watermark_model(name)
+    except ModelUnavailable as exc:
+        log.warning("analyze: %s. watermark_prob stays null (scores_skipped says why); other scores run.", exc)
+        return str(exc)
+    return None
+
+
+def build_analysers(cfg: AnalyzeConfig, ocr_engine: Any = None, watermark_model: Any = None) -> list[Analyser]:
+    """The analysers this config asks for (the OCR engine / watermark model are passed in)."""
+    out: list[Analyser] = [
+        MotionAnalyser(cfg.pairs_per_s, cfg.max_pairs, static_px=cfg.static_px),
+        QualityAnalyser(cfg.pairs_per_s, cfg.max_pairs, frozen_diff=cfg.frozen_diff, border_luma=cfg.border_luma),
+        PhashAnalyser(cfg.phash_per_s, cfg.phash_max),
+    ]
+    if cfg.overlay:
+        out.append(OverlayAnalyser(cfg.overlay_per_s, cfg.overlay_max_frames))
+    if ocr_engine is not None:
+        from curate.analysers.ocr import OcrAnalyser
+
+        out.append(OcrAnalyser(ocr_engine, cfg.ocr_frames, cfg.ocr_width))
+    if watermark_model is not None:
+        from curate.analysers.watermark import WatermarkAnalyser
+
+        out.append(WatermarkAnalyser(watermark_model, cfg.watermark_frames, cfg.ocr_width))
+    return out
+
+
+def analyse_span(path: str, start: int, end: int, fps: float, analysers: list[Analyser], width: int = 256,
+                 threads: int = 0) -> dict[str, Any]:
+    """Run ``analysers`` over frames [start, end) of ``path`` in one decode; merged results."""
+    n = end - start
+    if n <= 0:
+        raise StageError("empty_span", f"clip span {start}..{end} has no frames")
+    wants = {a.name: a.start(n, fps) for a in analysers}
+    union = set().union(*wants.values())
+    for off, frame in decode_span(path, start, end, fps, union, width, threads):
+        for a in analysers:
+            if off in wants[a.name]:
+                a.update(off, frame)
+    out: dict[str, Any] = {}
+    for a in analysers:
+        out.update(a.result())
+    return out
+
+
+class Analyze(RowStage):
+    name = "analyze"
+    level = "clip"
+    requires = ("local_path", "start_frame", "end_frame", "fps")
+    adds = tuple(SCORE_FIELDS)
+
+    cfg: AnalyzeConfig
+
+    @classmethod
+    def resources(cls, cfg: AnalyzeConfig, ray_cfg: Any) -> Resources:
+        if cfg.watermark_model:
+            check_watermark_model(cfg.watermark_model)  # runs on the driver at plan time: says it once
+        conc = cfg.concurrency or ray_cfg.video_concurrency or max(1, (ray_cfg.num_cpus or os.cpu_count() or 2) // 2)
+        return Resources(num_cpus=cfg.num_cpus, batch_size=cfg.batch_size, concurrency=conc, actor=True)
+
+    def __init__(self, cfg: AnalyzeConfig, ctx: RunContext, ocr_engine: Any = None, watermark_model: Any = None) -> None:
+        super().__init__(cfg, ctx)
+        self.skipped: list[str] = []
+        if cfg.ocr and ocr_engine is None:
+            from curate.analysers.ocr import RapidOcrEngine
+
+            ocr_engine = RapidOcrEngine(max_side=cfg.ocr_width, threads=cfg.ocr_threads, min_score=cfg.ocr_min_score)
+        if cfg.watermark_model and watermark_model is None:
+            from curate.analysers.watermark import ModelUnavailable, load_watermark_model
+
+            try:
+                watermark_model = load_watermark_model(cfg.watermark_model)
+            except ModelUnavailable as exc:
+                log.debug("analyze: %s", exc)
+                self.skipped.append(f"watermark_prob: model_unavailable: {cfg.watermark_model}")
+        self.analysers = build_analysers(cfg, ocr_engine, watermark_model)
+
+    def _source(self, row: dict[str, Any]) -> tuple[str, int, int]:
+        src = row.get("local_path")
+        if src and os.path.exists(src):
+            return src, int(row["start_frame"]), int(row["end_frame"])
+        if row.get("clip_path"):
+            clip = os.path.join(self.ctx.output_dir, row["clip_path"])
+            if os.path.exists(clip):
+                return clip, 0, int(row["end_frame"]) - int(row["start_frame"])
+        raise StageError("source_missing", f"neither the source {src} nor the clip file is readable")
+
+    def process(self, row: dict[str, Any]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        path, start, end = self._source(row)
+        res = analyse_span(path, start, end, float(row["fps"]), self.analysers, self.cfg.width, self.cfg.threads)
+        row.update(res)
+        skipped = list(self.skipped)
+        if not self.cfg.ocr:
+            skipped.append("text_area_ratio: analyze.ocr is off")
+        if not self.cfg.overlay:
+            skipped.append("overlay_prob: analyze.overlay is off")
+        row["scores_skipped"] = skipped
+        row["analyze_s"] = time.perf_counter() - t0
+        return row
