@@ -7,6 +7,7 @@ turns the plan into a lazy, streaming Ray Dataset.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ from curate.stages.fetch import Fetch
 from curate.stages.filter import Filter
 from curate.stages.probe import Probe
 from curate.stages.topics import AssignTopics
+
+log = logging.getLogger("curate")
 
 DISCOVER_COLUMNS = ("record", "video_id", "source", "source_kind", "status", "error", "error_detail")
 
@@ -79,6 +82,27 @@ def block_size(n: int, parallelism: int) -> int:
     return max(1, min(64, n // max(1, parallelism * 4)))
 
 
+def actor_cpu_scale(specs: list[StageSpec], cpus: int) -> float:
+    """Factor for actor CPU reservations so that at least one CPU stays free for task stages.
+
+    Actor pools hold their CPUs for the whole run; on a small machine (2 cores, several model
+    stages) they would take every CPU and the decode/cut tasks upstream could never run: a
+    deadlock. Actors still use the cores (the OS shares them); only Ray's bookkeeping shrinks.
+    """
+    reserved = sum(s.resources.num_cpus * _max_actors(s.resources, cpus) for s in specs if s.resources.actor)
+    budget = max(0.5, cpus - 1.0)
+    if reserved <= budget:
+        return 1.0
+    log.warning("actor stages reserve %.1f of %d CPUs; scaling their reservations by %.2f so tasks can run",
+                reserved, cpus, budget / reserved)
+    return budget / reserved
+
+
+def _max_actors(r: Resources, default: int) -> int:
+    c = r.concurrency or default
+    return int(c[1] if isinstance(c, tuple) else c)
+
+
 def build(table: pa.Table, specs: list[StageSpec], ctx: RunContext, parallelism: int):
     """Lazy streaming dataset: input table -> every stage's map_batches."""
     import ray
@@ -86,8 +110,11 @@ def build(table: pa.Table, specs: list[StageSpec], ctx: RunContext, parallelism:
     size = block_size(table.num_rows, parallelism)
     blocks = [table.slice(i, size) for i in range(0, table.num_rows, size)] or [table]
     ds = ray.data.from_arrow(blocks)
+    scale = actor_cpu_scale(specs, parallelism)
     for spec in specs:
         kwargs = spec.resources.map_batches_kwargs(parallelism)
+        if spec.resources.actor and scale < 1.0:
+            kwargs["num_cpus"] = round(kwargs["num_cpus"] * scale, 3)
         if spec.resources.actor:  # model-holding stage: one load per actor
             ds = ds.map_batches(spec.cls, fn_constructor_kwargs={"cfg": spec.cfg, "ctx": ctx},
                                 batch_format="pyarrow", **kwargs)

@@ -59,3 +59,14 @@ def test_cli_reports_config_errors_without_traceback(tmp_path):
     assert res.exit_code == 2 and "not found" in res.output
     res = CliRunner().invoke(app, ["run", "--set", "nonsense"])
     assert res.exit_code == 2 and "section.key=value" in res.output
+
+
+def test_actor_reservations_leave_a_cpu_for_tasks():
+    from curate.dag import actor_cpu_scale, plan
+
+    cfg = load_config("configs/local.yaml")  # analyze + aesthetics actors on a 2-CPU machine
+    specs = plan(cfg)
+    scale = actor_cpu_scale(specs, 2)
+    reserved = sum(s.resources.num_cpus * (s.resources.concurrency or 2) for s in specs if s.resources.actor)
+    assert reserved * scale <= 1.0 + 1e-9
+    assert actor_cpu_scale(specs, 64) == 1.0
