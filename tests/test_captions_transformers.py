@@ -96,8 +96,10 @@ def _clip_rows(samples, tmp_path) -> list[dict]:
 
 def _frames_table(cfg, rows, tmp_path) -> pa.Table:
     ctx = RunContext("run1", str(tmp_path), str(tmp_path))
-    schema = pa.schema(list(stream_schema()) + [pa.field(k, t) for k, t in
-                       (("camera_motion", pa.string()), ("motion_score", pa.float64()), ("ocr_texts", pa.list_(pa.string())))])
+    base = stream_schema()  # the scores schema declares the hint columns once merged
+    schema = pa.schema(list(base) + [pa.field(k, t) for k, t in
+                       (("camera_motion", pa.string()), ("motion_score", pa.float64()), ("ocr_texts", pa.list_(pa.string())))
+                       if k not in base.names])
     table = pa.Table.from_pylist(rows, schema=schema)
     return CaptionFrames(cfg, ctx)(table)
 
