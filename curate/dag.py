@@ -90,7 +90,7 @@ def actor_cpu_scale(specs: list[StageSpec], cpus: int) -> float:
     deadlock. Actors still use the cores (the OS shares them); only Ray's bookkeeping shrinks.
     """
     reserved = sum(s.resources.num_cpus * _max_actors(s.resources, cpus) for s in specs if s.resources.actor)
-    budget = max(0.5, cpus - 1.0)
+    budget = max(0.0, cpus - 1.0)  # one whole CPU for tasks; 0-CPU actors are fine for Ray
     if reserved <= budget:
         return 1.0
     log.warning("actor stages reserve %.1f of %d CPUs; scaling their reservations by %.2f so tasks can run",

@@ -427,7 +427,7 @@ def test_run_collects_under_quota_topics_and_assigns_clips(tmp_path, monkeypatch
         f"output.dir={tmp_path / 'out'}", "ray.num_cpus=2", "clips.min_s=0.5", "clips.write_files=false",
         "clips.thumbnails=false", "cuts.detector=none", f"topics.dir={tdir}", "topics.collect.enabled=true",
         "topics.collect.quota=2", "topics.collect.clips_per_video=1", "topics.collect.templates=['{name}']",
-        "topics.assign.enabled=true", "topics.collect.quota_overrides={'2': 0, 'cat': 0}"])
+        "topics.assign.enabled=true", "filter.enabled=false", "topics.collect.quota_overrides={'2': 0, 'cat': 0}"])
     cfg.input.sources = []
     s1 = run_pipeline(cfg)
     # sea turtle asks for 2 results (a, b); dragon castle gets (a, d) and a is already taken
