@@ -195,6 +195,9 @@ class ShardWriter:
             r["run_id"] = r.get("run_id") or self.run_id
             r["processed_at"] = now
             self._count(r, crows)
+        for c in crows:  # clip-level stages (analyze, filter, ...) time each clip row
+            for k, sec in dict(c.get("stage_seconds") or {}).items():
+                self.stage_seconds[k] += sec
         self.commit(from_rows(vrows, VIDEOS), from_rows(crows, CLIPS))
 
     def _count(self, v: dict[str, Any], crows: list[dict[str, Any]]) -> None:

@@ -130,8 +130,10 @@ class RowStage(Stage):
             dt = time.perf_counter() - t0
             rows = result if isinstance(result, list) else [result]
             for r in rows:
-                timings = dict(r.get("stage_seconds") or {})
-                if r.get("record", "video") == "video":
+                # the time goes on the row of this stage's level: one video row for video
+                # stages (even when they emit clips), each clip row for clip stages
+                if r.get("record", "video") == self.level:
+                    timings = dict(r.get("stage_seconds") or {})
                     timings[self.name] = timings.get(self.name, 0.0) + dt
                     r["stage_seconds"] = timings
             out.extend(rows)

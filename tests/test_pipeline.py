@@ -98,6 +98,7 @@ def test_manifest_and_resolved_config(sample_run):
     assert m["rows"]["videos"] == summary.videos and m["rows"]["clips"] == summary.clips
     assert m["shards"][0]["config_hash"] == cfg.hash()
     assert m["runs"][-1]["run_id"] == summary.run_id
+    assert {"probe", "cuts", "clips", "analyze"} <= set(summary.stage_seconds)  # video and clip stages
     assert os.path.isfile(os.path.join(out, "config.resolved.yaml"))
 
 
