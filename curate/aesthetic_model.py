@@ -125,11 +125,9 @@ class AestheticScorer:
 
 def sample_frames(path: str, n: int, start: int = 0, end: int | None = None) -> list[np.ndarray]:
     """``n`` RGB frames spread evenly over frames [start, end) of ``path`` (first/.../last)."""
-    import av
+    from curate.media import open_video
 
-    with av.open(path) as c:
-        vs = c.streams.video[0]
-        vs.thread_type = "AUTO"
+    with open_video(path) as (c, vs):
         total = (end if end is not None else (vs.frames or 0)) - start
         if total <= 0:
             total = sum(1 for _ in c.decode(vs))

@@ -7,6 +7,7 @@ one shipped in the ``imageio-ffmpeg`` wheel).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -91,6 +92,22 @@ def _open(path: str) -> av.container.InputContainer:
         raise StageError("corrupt_container", f"FFmpeg cannot open the file: {exc}") from None
 
 
+@contextlib.contextmanager
+def open_video(path: str, threads: int = 0) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+    """Open ``path`` for decoding its first video stream with FFmpeg's frame threads.
+
+    Raises StageError with a reason code (empty_file, not_a_video, no_video_stream, ...).
+    """
+    with _open(path) as c:
+        if not c.streams.video:
+            raise StageError("no_video_stream", "no video stream")
+        vs = c.streams.video[0]
+        vs.thread_type = "AUTO"
+        if threads:
+            vs.codec_context.thread_count = threads
+        yield c, vs
+
+
 def probe(path: str) -> ProbeResult:
     """Read container/stream metadata without decoding; raise StageError with a reason code."""
     with _open(path) as c:
@@ -151,13 +168,7 @@ def iter_frames(
     StageError('decode_error') if the stream breaks before any frame, and
     StageError('truncated') if it breaks mid-way.
     """
-    with _open(path) as c:
-        if not c.streams.video:
-            raise StageError("no_video_stream", "no video stream")
-        vs = c.streams.video[0]
-        vs.thread_type = "AUTO"
-        if threads:
-            vs.codec_context.thread_count = threads
+    with open_video(path, threads) as (c, vs):
         w, h = size or scaled_size(vs.codec_context.width, vs.codec_context.height, width)
         tb = vs.time_base or Fraction(1, 1)
         i = 0

@@ -16,7 +16,7 @@ import av
 import cv2
 import numpy as np
 
-from curate.media import _open, scaled_size
+from curate.media import open_video, scaled_size
 from curate.stage import StageError
 
 
@@ -119,13 +119,7 @@ def decode_span(path: str, start: int, end: int, fps: float, wanted: set[int], w
     if not wanted:
         return
     last = max(wanted)
-    with _open(path) as c:
-        if not c.streams.video:
-            raise StageError("no_video_stream", "no video stream")
-        vs = c.streams.video[0]
-        vs.thread_type = "AUTO"
-        if threads:
-            vs.codec_context.thread_count = threads
+    with open_video(path, threads) as (c, vs):
         w, h = scaled_size(vs.codec_context.width, vs.codec_context.height, width)
         tb = vs.time_base or Fraction(1, 1)
         t0 = vs.start_time or 0

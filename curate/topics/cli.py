@@ -31,6 +31,16 @@ def _fail(msg: str) -> None:
     raise typer.Exit(2)
 
 
+def _topics_or_fail(cfg):
+    """The fitted topics table of ``cfg.topics.dir``, or a CLI error saying to run `fit` first."""
+    from curate.topics.fit import load_topics
+
+    try:
+        return load_topics(cfg.topics.dir)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+
+
 @app.command()
 def fit(
     prompts: Annotated[Optional[str], typer.Option("--prompts", "-p", help="CSV / Parquet / JSONL / .txt of prompts (default topics.prompts).")] = None,
@@ -75,13 +85,9 @@ def queries(
     """Print the search queries the next run would issue (topics under quota); searches nothing."""
     cfg = _cfg(config, set_)
     from curate.topics.collect import CollectionState, collection_status, topic_queries, topic_quotas
-    from curate.topics.fit import load_topics
 
     out_dir = output or cfg.output.dir
-    try:
-        topics = load_topics(cfg.topics.dir)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
+    topics = _topics_or_fail(cfg)
     st = collection_status(out_dir)
     rows = topic_queries(topics, topic_quotas(topics, cfg.topics.collect), st.seen, cfg=cfg.topics.collect,
                          counts=st.counts, state=CollectionState.load(out_dir) if os.path.isdir(out_dir) else None,
@@ -101,14 +107,10 @@ def report(
     cfg = _cfg(config, set_)
     from curate.storage import Output
     from curate.topics.collect import collection_status, topic_quotas
-    from curate.topics.fit import load_topics
     from curate.topics.report import coverage, to_html, to_markdown
 
     out_dir = output or cfg.output.dir
-    try:
-        topics = load_topics(cfg.topics.dir)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
+    topics = _topics_or_fail(cfg)
     cov = coverage(topics, collection_status(out_dir).counts, topic_quotas(topics, cfg.topics.collect))
     md = to_markdown(cov)
     dest = Output(to or os.path.join(out_dir, "reports"))
