@@ -407,7 +407,7 @@ def select_clips(output_dir: str, cfg: TrainConfig, dest: str) -> Selection:
         clip_columns = [f.name for f in CLIPS]
         sql = selection_sql(con, cfg, clip_columns, paths)
         try:
-            reader = con.execute(sql).fetch_record_batch(ROWS_PER_SELECTION_FILE)
+            reader = con.sql(sql).to_arrow_reader(ROWS_PER_SELECTION_FILE)
         except duckdb.Error as exc:
             where = f" (train.select.where = {cfg.select.where!r})" if cfg.select.where else ""
             raise ConfigError(f"train selection query failed{where}: {exc}") from None
