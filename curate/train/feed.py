@@ -455,6 +455,14 @@ def build_dataset(selection: Selection, cfg: TrainConfig):
     import ray
 
     spec = BucketSpec.from_config(cfg)
-    ds = ray.data.read_parquet(selection.files, override_num_blocks=len(selection.files))
+    ds = ray.data.read_parquet(selection.files)
+    # The Parquet reader packs many small files into one block; one decode task per block
+    # would then decode everything before the first batch leaves. Streaming repartition
+    # (no shuffle, no barrier) makes blocks of decode_batch rows: one decode task each, so
+    # decoded clips stream out task by task and tasks spread over the cluster's CPUs.
+    try:
+        ds = ds.repartition(target_num_rows_per_block=cfg.decode_batch)
+    except TypeError:  # Ray < 2.44: no streaming repartition; one block per file
+        ds = ray.data.read_parquet(selection.files, override_num_blocks=len(selection.files))
     return ds.map_batches(decode_batch, fn_kwargs={"spec": spec, "threads": cfg.decode_threads},
                           batch_size=cfg.decode_batch, batch_format="pyarrow")
