@@ -423,7 +423,9 @@ class TrainConfig(Section):
     use_gpu: bool = Field(False, description="One GPU per worker (ScalingConfig.use_gpu); the model is wrapped with prepare_model.")
     cpus_per_worker: float = Field(1.0, ge=0, description="CPUs reserved per worker; leave CPUs for the Ray Data decode tasks.")
     gpus_per_worker: float = Field(1.0, ge=0, description="GPUs reserved per worker when use_gpu is true.")
-    select: TrainSelectConfig = Field(default_factory=TrainSelectConfig)
+    select: TrainSelectConfig = Field(default_factory=TrainSelectConfig, description=(
+        "Row selection: where (DuckDB SQL over clips columns + licence), min_scores / max_scores "
+        "({column: value}), licences, topics, exclude_duplicates, max_clips (docs/training.md)."))
     caption_fields: list[str] = Field(default_factory=lambda: ["caption_brief", "caption_detailed"],
                                       description="Caption columns tried in order; the first non-empty one conditions the clip.")
     fallback_caption: str = Field("", description="Text used for a clip without any caption ('' = unconditional).")
@@ -450,7 +452,9 @@ class TrainConfig(Section):
     log_every: int = Field(10, ge=1, description="Report metrics to Ray Train every N steps.")
     resume: bool = Field(True, description="Continue from the latest checkpoint of <storage_path>/<name> when there is one.")
     seed: int = Field(0, description="Seed for model init, noise and caption dropout.")
-    model: TrainModelConfig = Field(default_factory=TrainModelConfig)
+    model: TrainModelConfig = Field(default_factory=TrainModelConfig, description=(
+        "Reference DiT: dim, depth, heads, patch [t,h,w], vocab_size, max_tokens, text_dropout "
+        "(ignored by a custom loop unless it reads them)."))
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
