@@ -176,9 +176,12 @@ def run_pipeline(cfg: Config) -> RunSummary:
 
         try:
             summary.train = train(cfg).as_dict()
-        except ConfigError as exc:
+        except ConfigError as exc:  # e.g. empty selection: the shards are written, say why training did not run
             log.error("train: %s", exc)
             summary.train_error = str(exc)
+        except RuntimeError as exc:  # the training run itself failed (details logged by Ray Train)
+            log.error("train: %s", exc)
+            summary.train_error = f"training failed: {exc}"
     return summary
 
 
