@@ -25,6 +25,7 @@ TINY = ["train.frames=[4]", "train.resolutions=[32]", "train.fps=8", "train.batc
         "train.model.depth=1", "train.model.heads=2", "train.model.vocab_size=256", "train.model.max_tokens=8",
         "train.cpus_per_worker=0.5", "train.warmup_steps=1", "train.log_every=2", "train.checkpoint_every=2",
         "train.decode_batch=2"]
+TINY_SETS = sum((["--set", s] for s in TINY), [])
 
 
 def _tiny_train_cfg(**kw) -> TrainConfig:
@@ -93,6 +94,11 @@ def test_config_errors_are_clear(trained):
     assert res.exit_code == 2 and "bogus" in res.output
     res = runner.invoke(app, ["train", "--shards", str(os.path.dirname(out)) + "/nowhere"])
     assert res.exit_code == 2 and "manifest.json missing" in res.output
+    res = runner.invoke(app, ["train", "--shards", out, *TINY_SETS, "--set", "train.cpus_per_worker=2"])
+    assert res.exit_code == 2 and "would wait for data forever" in res.output  # no deadlock on 2 CPUs
+    from curate.train.__main__ import main  # python -m curate.train (ray job submit)
+
+    assert main(["--shards", out, "--set", "train.loop=no_such_module:loop"]) == 2
     with pytest.raises(ConfigError, match="train.frames"):
         load_config(None, ["train.frames=[3]"])  # not a multiple of patch[0] = 2
 

@@ -465,4 +465,4 @@ def build_dataset(selection: Selection, cfg: TrainConfig):
     except TypeError:  # Ray < 2.44: no streaming repartition; one block per file
         ds = ray.data.read_parquet(selection.files, override_num_blocks=len(selection.files))
     return ds.map_batches(decode_batch, fn_kwargs={"spec": spec, "threads": cfg.decode_threads},
-                          batch_size=cfg.decode_batch, batch_format="pyarrow")
+                          batch_size=cfg.decode_batch, batch_format="pyarrow", num_cpus=cfg.decode_cpus)

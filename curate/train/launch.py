@@ -87,6 +87,31 @@ def storage_path(cfg: Config, output_dir: str) -> str:
     return Output(output_dir).path("train")
 
 
+def check_resources(cfg: Config) -> None:
+    """Fail fast instead of hanging: the workers' CPU reservation must leave room for decode tasks.
+
+    Ray Train workers hold their CPUs for the whole run; Ray Data decode tasks need
+    ``train.decode_cpus`` each. If the workers take every CPU the feed never produces a batch
+    and training waits forever. A private local Ray instance cannot grow, so that is an error;
+    on a cluster (``ray.address``/``RAY_ADDRESS``) the autoscaler may add nodes: a warning.
+    """
+    import ray
+
+    tc = cfg.train
+    total = float(ray.cluster_resources().get("CPU", 0.0))
+    reserved = tc.num_workers * tc.cpus_per_worker
+    if total - reserved >= tc.decode_cpus - 1e-9:
+        return
+    msg = (f"train.num_workers x train.cpus_per_worker = {tc.num_workers} x {tc.cpus_per_worker} reserves "
+           f"{reserved:g} of the {total:g} CPUs, leaving less than train.decode_cpus = {tc.decode_cpus:g} for the "
+           f"Ray Data decode tasks: training would wait for data forever. Lower train.cpus_per_worker "
+           f"(e.g. {max(0.0, (total - tc.decode_cpus) / tc.num_workers):g}) or train.num_workers, or add CPUs.")
+    if cfg.ray.address or os.environ.get("RAY_ADDRESS"):
+        log.warning("%s (continuing: the cluster may autoscale)", msg)
+    else:
+        raise ConfigError(msg)
+
+
 def train(cfg: Config, output_dir: str | None = None) -> TrainSummary:
     """Train ``cfg.train.loop`` on the shards of ``output_dir`` (default ``cfg.output.dir``).
 
@@ -132,6 +157,7 @@ def train(cfg: Config, output_dir: str | None = None) -> TrainSummary:
     from ray.train import CheckpointConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    check_resources(cfg)
     ds = build_dataset(selection, tc)
     resume_from = latest_checkpoint(run_dir) if (tc.resume and local_run) else None
     resources = {"CPU": tc.cpus_per_worker}
@@ -158,7 +184,8 @@ def train(cfg: Config, output_dir: str | None = None) -> TrainSummary:
         step=int(metrics.get("step", 0)), start_step=int(metrics.get("start_step", 0)),
         resumed_from=metrics.get("resumed_from"), selected_rows=selection.rows, shards=selection.shards,
         captions=selection.captions, samples_seen=int(metrics.get("samples_seen", 0)),
-        samples_per_s=float(metrics.get("samples_per_s", 0.0)), loss=metrics.get("loss"),
+        samples_per_s=float(metrics.get("run_samples_per_s", metrics.get("samples_per_s", 0.0))),
+        loss=metrics.get("loss"),
         skipped=dict(metrics.get("skipped") or {}), buckets=dict(metrics.get("buckets") or {}),
         metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) or v is None},
         wall_s=round(time.perf_counter() - t0, 3),
@@ -187,7 +214,7 @@ def print_train_summary(s: TrainSummary) -> None:
     t.add_row("samples seen", str(s.samples_seen))
     if s.loss is not None:
         t.add_row("last loss", f"{s.loss:.4f}")
-    t.add_row("samples/s (last window)", f"{s.samples_per_s:.2f}")
+    t.add_row("samples/s (this run, all workers)", f"{s.samples_per_s:.2f}")
     for reason, n in sorted(s.skipped.items()):
         t.add_row(f"  skipped: {reason}", str(n))
     for b, n in sorted(s.buckets.items()):

@@ -168,7 +168,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             "step": step, "start_step": start_step, "epoch": epoch,
             "loss": sums[2] / max(1.0, sums[3]),
             "lr": sched.get_last_lr()[0],
-            "samples_per_s": sums[0] / dt,
+            "samples_per_s": sums[0] / dt,  # this report window
+            "run_samples_per_s": sums[1] / max(1e-9, time.perf_counter() - run_t0),  # since this run started
             "data_wait_frac": min(1.0, sums[4] / max(1, world) / dt),
             "samples_seen": samples_seen + int(sums[1]),  # all workers, this run and the runs resumed from
             "decoded": int(sums[5]),
