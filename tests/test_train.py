@@ -281,3 +281,55 @@ def test_checkpoint_roundtrip_and_sampling(tmp_path):
     video = sample(load_model(str(tmp_path)), tok.encode(["a test"]), (4, 32, 32), steps=2,
                    generator=torch.Generator().manual_seed(0))
     assert video.shape == (1, 4, 32, 32, 3) and video.dtype == torch.uint8
+
+
+# -- selection over hand-made shards (no Ray) -------------------------------------------------------------
+@pytest.fixture
+def fake_shards(tmp_path):
+    """Two committed shard pairs with known scores, licences, topics and captions."""
+    from curate.schemas import CLIPS, VIDEOS, from_rows
+    from curate.shards import ShardWriter
+    from curate.storage import Output
+
+    out = Output(str(tmp_path / "out"))
+    w = ShardWriter(out, "run", "hash", 100, 100)
+    videos = [{"video_id": "v-cc", "status": "ok", "licence": "CC-BY-4.0"},
+              {"video_id": "v-nc", "status": "ok", "licence": "CC-BY-NC-4.0"}]
+    clips = []
+    for i in range(6):
+        clips.append({"clip_id": f"c{i}", "video_id": "v-cc" if i < 4 else "v-nc", "status": "ok" if i != 3 else "rejected",
+                      "clip_path": f"clips/x/c{i}.mp4", "width": 64, "height": 36, "fps": 10.0, "num_frames": 20,
+                      "duration_s": 2.0, "motion_score": 0.1 * i, "topic_id": i % 2, "topic_name": ["cats", "cars"][i % 2],
+                      "caption_brief": "a brief" if i == 0 else ("  " if i == 1 else None),
+                      "caption_detailed": "a detailed one" if i in (0, 1) else None})
+    w.commit(from_rows(videos[:1], VIDEOS), from_rows(clips[:4], CLIPS))
+    w.commit(from_rows(videos[1:], VIDEOS), from_rows(clips[4:], CLIPS))
+    return out.path("")
+
+
+def _select(out, tmp_path, **select):
+    from curate.train.feed import select_clips
+
+    cfg = _tiny_train_cfg(select=select, fallback_caption="no caption")
+    sel = select_clips(out, cfg, str(tmp_path / "sel"))
+    rows = pa.concat_tables([pq.read_table(f) for f in sel.files]).to_pylist()
+    return sel, {r["clip_id"]: r for r in rows}
+
+
+def test_selection_filters_captions_and_shard_link(fake_shards, tmp_path):
+    sel, rows = _select(fake_shards, tmp_path)
+    assert sorted(rows) == ["c0", "c1", "c2", "c4", "c5"]  # the rejected clip never trains
+    assert rows["c0"]["text"] == "a brief" and rows["c0"]["caption_source"] == "caption_brief"
+    assert rows["c1"]["text"] == "a detailed one" and rows["c1"]["caption_source"] == "caption_detailed"
+    assert rows["c2"]["text"] == "no caption" and sel.captions == {"caption_brief": 1, "caption_detailed": 1, "fallback": 3}
+    assert rows["c0"]["path"] == os.path.join(fake_shards, "clips/x/c0.mp4")
+    assert sel.shards == [{"clips": "clips/part-00000.parquet", "rows": 4, "selected": 3},
+                          {"clips": "clips/part-00001.parquet", "rows": 2, "selected": 2}]
+    assert sorted(_select(fake_shards, tmp_path, licences=["CC-BY"])[1]) == ["c0", "c1", "c2"]  # not CC-BY-NC
+    assert sorted(_select(fake_shards, tmp_path, min_scores={"motion_score": 0.15})[1]) == ["c2", "c4", "c5"]
+    assert sorted(_select(fake_shards, tmp_path, topics=["cars"])[1]) == ["c1", "c5"]
+    assert sorted(_select(fake_shards, tmp_path, where="licence LIKE 'CC-BY-NC%' OR clip_id = 'c0'")[1]) == ["c0", "c4", "c5"]
+    with pytest.raises(ConfigError, match="matched no clips .*5 ok clips"):
+        _select(fake_shards, tmp_path, topics=["dogs"])
+    with pytest.raises(ConfigError, match="no column 'nope'"):
+        _select(fake_shards, tmp_path, max_scores={"nope": 1})
