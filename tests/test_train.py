@@ -127,6 +127,21 @@ def test_resume_continues_and_broken_clip_is_skipped(trained, ray_local):
     assert rec["checkpoint"].endswith("checkpoint_step_00000006")
 
 
+def test_custom_loop_gets_the_same_feed(trained):
+    """train.loop points at another function: it runs under Ray Train on the same bucketed feed."""
+    from curate.train.launch import train
+
+    cfg, out, _ = trained
+    sets = [f"output.dir={out}", "train.loop=curate.train.examples:feed_check_loop", "train.name=feedcheck",
+            "train.steps=3", "train.loop_config={report_every: 3}", "train.select.max_clips=3", *TINY]
+    s = train(load_config(None, sets))
+    assert s.loop == "curate.train.examples:feed_check_loop" and s.checkpoint is None
+    assert s.step == 3 and s.selected_rows == 3 and s.samples_seen >= 3
+    assert sum(s.buckets.values()) == s.samples_seen and all(Bucket.parse(b).frames == 4 for b in s.buckets)
+    rec = json.load(open(os.path.join(out, "manifest.json")))["trainings"][-1]
+    assert rec["loop"] == s.loop and rec["selected_rows"] == 3 and sum(x["selected"] for x in rec["shards"]) == 3
+
+
 # -- the feed without Ray Train -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def clip_files(tmp_path_factory):

@@ -87,6 +87,40 @@ def storage_path(cfg: Config, output_dir: str) -> str:
     return Output(output_dir).path("train")
 
 
+LAST_REPORT = "last_report.json"
+
+
+def _report_callback(run_dir: str):
+    """A Ray Train callback (runs in the controller) that keeps rank 0's latest metrics in
+    ``<run_dir>/last_report.json``: Ray Train's ``Result.metrics`` only holds metrics that came
+    with a checkpoint, and a custom loop may report without one."""
+    from ray.train import UserCallback
+
+    class _LastReport(UserCallback):
+        def after_report(self, run_context, metrics, checkpoint):
+            if not metrics:
+                return
+            try:
+                import fsspec
+
+                with fsspec.open(f"{run_dir}/{LAST_REPORT}", "w") as f:
+                    json.dump(metrics[0], f, default=str)
+            except Exception as exc:  # never fail training for a progress file
+                log.warning("train: could not write %s/%s: %s", run_dir, LAST_REPORT, exc)
+
+    return _LastReport()
+
+
+def _last_report(run_dir: str) -> dict[str, Any]:
+    try:
+        import fsspec
+
+        with fsspec.open(f"{run_dir}/{LAST_REPORT}", "r") as f:
+            return json.load(f)
+    except Exception:
+        return {}
+
+
 def check_resources(cfg: Config) -> None:
     """Fail fast instead of hanging: the workers' CPU reservation must leave room for decode tasks.
 
@@ -169,15 +203,20 @@ def train(cfg: Config, output_dir: str | None = None) -> TrainSummary:
         loop_fn,
         train_loop_config=loop_config,
         scaling_config=ScalingConfig(num_workers=tc.num_workers, use_gpu=tc.use_gpu, resources_per_worker=resources),
-        run_config=RunConfig(name=name, storage_path=storage,
+        run_config=RunConfig(name=name, storage_path=storage, callbacks=[_report_callback(run_dir)],
                              checkpoint_config=CheckpointConfig(num_to_keep=tc.keep_checkpoints)),
         datasets={"train": ds},
     )
+    if local_run and os.path.exists(os.path.join(run_dir, LAST_REPORT)):
+        os.remove(os.path.join(run_dir, LAST_REPORT))  # a previous run's
     try:
         result = trainer.fit()
     except ray.train.TrainingFailedError as exc:
         raise RuntimeError(f"training failed: {exc}") from exc
     metrics = dict(result.metrics or {})
+    last = _last_report(run_dir)
+    if last and int(last.get("step", -1)) >= int(metrics.get("step", -1)):
+        metrics = last  # the latest report, with or without a checkpoint
     ckpt = result.checkpoint.path if result.checkpoint is not None else None
     summary = TrainSummary(
         name=name, run_dir=run_dir, loop=tc.loop, checkpoint=ckpt,

@@ -145,7 +145,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         step, samples_seen = int(state["step"]), int(state["samples_seen"])
         skipped_before = Counter(state.get("skipped") or {})
         resumed_from = ckpt.path
-        gen.manual_seed(cfg.seed * 1_000_003 + rank + 7919 * step)  # fresh noise stream per rank after resume
+        if rank:  # the checkpoint holds rank 0's noise stream; other ranks get their own
+            gen.manual_seed(cfg.seed * 1_000_003 + rank + 7919 * step)
         if rank == 0:
             log.info("train: resumed from %s at step %d", ckpt.path, step)
     start_step = step
