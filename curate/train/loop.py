@@ -62,15 +62,18 @@ def train_step(model, opt, sched, cfg: TrainConfig, tokenizer: HashTokenizer, fr
                gen: torch.Generator, device: Any = None) -> tuple[float, float]:
     """One optimizer step on one batch; returns (loss, grad norm before clipping)."""
     model.train()
-    x0 = frames_to_tensor(frames, device)
-    drop = torch.rand(len(texts), generator=gen) < cfg.model.text_dropout
-    tokens = tokenizer.encode(["" if d else t for d, t in zip(drop.tolist(), texts)]).to(x0.device)
-    loss = flow_matching_loss(model, x0, tokens, generator=gen)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-    opt.step()
-    sched.step()
+    # grad mode is process-global and other code in the same process may have turned it off
+    # (e.g. an inference helper calling torch.set_grad_enabled(False)): be explicit
+    with torch.enable_grad():
+        x0 = frames_to_tensor(frames, device)
+        drop = torch.rand(len(texts), generator=gen) < cfg.model.text_dropout
+        tokens = tokenizer.encode(["" if d else t for d, t in zip(drop.tolist(), texts)]).to(x0.device)
+        loss = flow_matching_loss(model, x0, tokens, generator=gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
     return float(loss.detach()), float(gnorm)
 
 
