@@ -127,6 +127,7 @@ def test_resume_continues_and_broken_clip_is_skipped(trained, ray_local):
     assert rec["checkpoint"].endswith("checkpoint_step_00000006")
 
 
+@pytest.mark.slow  # one more Ray Train start (~20-45 s on 2 shared cores): python -m pytest -m slow -k custom_loop
 def test_custom_loop_gets_the_same_feed(trained):
     """train.loop points at another function: it runs under Ray Train on the same bucketed feed."""
     from curate.train.launch import train
