@@ -53,6 +53,35 @@ def run(
     except ConfigError as exc:
         _fail(str(exc))
     print_summary(summary)
+    if summary.train_error:
+        failed = summary.train_error.startswith("training failed")
+        _fail(f"the shards were written, but {'training failed' if failed else 'training did not start'}: "
+              f"{summary.train_error}", code=1 if failed else 2)
+
+
+@app.command()
+def train(
+    shards: Annotated[Optional[str], typer.Option("--shards", help="Output directory of a curate run (default: the config's output.dir).")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Train the generator on the shards with Ray Train (the `train` section; docs/training.md)."""
+    _setup_logging(verbose)
+    cfg = _load(config, set_)
+    from curate.train.launch import print_train_summary
+    from curate.train.launch import train as run_training
+
+    out_dir = shards or cfg.output.dir
+    if not os.path.exists(os.path.join(out_dir, "manifest.json")) and "://" not in out_dir:
+        _fail(f"no curate output at {out_dir} (manifest.json missing); run `curate run` first or pass --shards")
+    try:
+        summary = run_training(cfg, out_dir)
+    except ConfigError as exc:
+        _fail(str(exc))
+    except RuntimeError as exc:
+        _fail(str(exc), code=1)
+    print_train_summary(summary)
 
 
 @app.command()

@@ -365,6 +365,116 @@ class TopicsConfig(Section):
     assign: TopicsAssignConfig = Field(default_factory=TopicsAssignConfig)
 
 
+
+class TrainSelectConfig(Section):
+    """Which clip rows the training feed reads (all conditions are ANDed; clips must be status 'ok' with a clip file)."""
+
+    where: str | None = Field(
+        None, description="DuckDB boolean expression over the clips columns plus `licence` (from videos), "
+        "e.g. \"aesthetic_score >= 5 AND camera_motion <> 'shaky'\".")
+    min_scores: dict[str, float] = Field(default_factory=dict, description="Column -> lowest value kept, e.g. {motion_score: 0.5}.")
+    max_scores: dict[str, float] = Field(default_factory=dict, description="Column -> highest value kept, e.g. {text_area_ratio: 0.01}.")
+    licences: list[str] = Field(default_factory=list, description="Keep only videos under these licence ids or families (CC-BY admits CC-BY-4.0); empty = any.")
+    topics: list[str] = Field(default_factory=list, description="Keep only clips whose topic_name (or topic_id) is listed; empty = any.")
+    exclude_duplicates: bool = Field(True, description="Drop clips marked as near-duplicates by `curate dedup` (view duplicates).")
+    max_clips: int | None = Field(None, ge=1, description="Use at most this many selected clips (ordered by clip_id; debugging).")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainSelectConfig:
+        import re
+
+        for key in (*self.min_scores, *self.max_scores):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                raise ValueError(f"train.select score column {key!r} is not a column name")
+        return self
+
+
+class TrainModelConfig(Section):
+    """The reference generator: a small text-conditioned video DiT trained with flow matching."""
+
+    dim: int = Field(128, ge=16, description="Transformer width.")
+    depth: int = Field(4, ge=1, description="Transformer blocks (self-attention, cross-attention to text, MLP).")
+    heads: int = Field(4, ge=1, description="Attention heads (dim must be divisible by heads).")
+    patch: list[int] = Field(default_factory=lambda: [2, 4, 4], min_length=3, max_length=3,
+                             description="3D patch size [t, h, w]; frames and bucket sizes must be divisible by it.")
+    vocab_size: int = Field(8192, ge=64, description="Hashed word-piece vocabulary of the offline text encoder.")
+    max_tokens: int = Field(32, ge=4, description="Caption tokens kept (longer captions are truncated).")
+    text_dropout: float = Field(0.1, ge=0, le=1, description="Probability of training with an empty caption (classifier-free guidance).")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainModelConfig:
+        if self.dim % self.heads:
+            raise ValueError(f"train.model.dim ({self.dim}) must be divisible by train.model.heads ({self.heads})")
+        if min(self.patch) < 1:
+            raise ValueError("train.model.patch entries must be >= 1")
+        return self
+
+
+class TrainConfig(Section):
+    """The last stage: train a text-to-video generator on the shards with Ray Train (see docs/training.md)."""
+
+    enabled: bool = Field(False, description="Train at the end of `curate run` (also: `curate train --shards OUTPUT_DIR`).")
+    loop: str = Field("curate.train.loop:train_loop_per_worker",
+                      description="Training function `module:function` run on every worker (train_loop_per_worker(config)).")
+    loop_config: dict[str, Any] = Field(default_factory=dict, description="Extra keys passed to a custom loop in its config dict.")
+    name: str = Field("train", description="Ray Train run name; checkpoints go to <storage_path>/<name>/checkpoint_step_*.")
+    storage_path: str | None = Field(None, description="Ray Train storage (default: <output.dir>/train).")
+    num_workers: int = Field(1, ge=1, description="Training workers (Ray Train ScalingConfig.num_workers).")
+    use_gpu: bool = Field(False, description="One GPU per worker (ScalingConfig.use_gpu); the model is wrapped with prepare_model.")
+    cpus_per_worker: float = Field(1.0, ge=0, description="CPUs reserved per worker; leave CPUs for the Ray Data decode tasks.")
+    gpus_per_worker: float = Field(1.0, ge=0, description="GPUs reserved per worker when use_gpu is true.")
+    select: TrainSelectConfig = Field(default_factory=TrainSelectConfig, description=(
+        "Row selection: where (DuckDB SQL over clips columns + licence), min_scores / max_scores "
+        "({column: value}), licences, topics, exclude_duplicates, max_clips (docs/training.md)."))
+    caption_fields: list[str] = Field(default_factory=lambda: ["caption_brief", "caption_detailed"],
+                                      description="Caption columns tried in order; the first non-empty one conditions the clip.")
+    fallback_caption: str = Field("", description="Text used for a clip without any caption ('' = unconditional).")
+    frames: list[int] = Field(default_factory=lambda: [8, 16], min_length=1,
+                              description="Frame-count buckets: a clip gets the largest count its duration holds at `fps`.")
+    fps: float = Field(8.0, gt=0, description="Frames are sampled at this rate from the middle of the clip.")
+    resolutions: list[int] = Field(default_factory=lambda: [64], min_length=1,
+                                   description="Short-side sizes (px): a clip gets the largest one not above its own short side.")
+    aspect_ratios: list[str] = Field(default_factory=lambda: ["16:9", "4:3", "1:1", "3:4", "9:16"], min_length=1,
+                                     description="Aspect-ratio buckets (W:H); a clip is resized to cover the nearest one and centre-cropped.")
+    batch_size: int = Field(8, ge=1, description="Clips per batch per worker; a batch holds one bucket only.")
+    drop_last: bool = Field(False, description="Drop per-bucket remainders at the end of each epoch instead of training on smaller batches.")
+    shuffle_buffer: int = Field(0, ge=0, description="Rows in a worker-side shuffle buffer before bucketing (0 = stream order).")
+    decode_batch: int = Field(4, ge=1, description="Clips per Ray Data decode task (one block each).")
+    decode_cpus: float = Field(1.0, gt=0, description="CPUs per Ray Data decode task.")
+    decode_threads: int = Field(1, ge=0, description="FFmpeg threads per clip decode (0 = FFmpeg default).")
+    steps: int = Field(100, ge=1, description="Optimizer steps per worker in total (a resumed run continues up to this).")
+    lr: float = Field(3e-4, gt=0, description="Peak AdamW learning rate.")
+    warmup_steps: int = Field(10, ge=0, description="Linear warm-up steps, then cosine decay to min_lr_ratio * lr.")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Final learning rate as a fraction of lr.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    grad_clip: float = Field(1.0, gt=0, description="Clip the gradient global norm to this.")
+    checkpoint_every: int = Field(50, ge=1, description="Checkpoint every N steps (and at the last step).")
+    keep_checkpoints: int | None = Field(3, ge=1, description="Checkpoints kept by Ray Train (None = all).")
+    log_every: int = Field(10, ge=1, description="Report metrics to Ray Train every N steps.")
+    resume: bool = Field(True, description="Continue from the latest checkpoint of <storage_path>/<name> when there is one.")
+    seed: int = Field(0, description="Seed for model init, noise and caption dropout.")
+    model: TrainModelConfig = Field(default_factory=TrainModelConfig, description=(
+        "Reference DiT: dim, depth, heads, patch [t,h,w], vocab_size, max_tokens, text_dropout "
+        "(ignored by a custom loop unless it reads them)."))
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if ":" not in self.loop:
+            raise ValueError(f"train.loop must be 'module:function', got {self.loop!r}")
+        for ar in self.aspect_ratios:
+            parts = ar.split(":")
+            if len(parts) != 2 or not all(p.strip().replace(".", "", 1).isdigit() and float(p) > 0 for p in parts):
+                raise ValueError(f"train.aspect_ratios entry {ar!r} must look like '16:9'")
+        pt, ph, pw = self.model.patch
+        for t in self.frames:
+            if t < 1 or t % pt:
+                raise ValueError(f"train.frames entry {t} must be a positive multiple of train.model.patch[0] ({pt})")
+        for r in self.resolutions:
+            if r < max(ph, pw) or r % ph or r % pw:
+                raise ValueError(f"train.resolutions entry {r} must be a multiple of the patch size {ph}x{pw}")
+        return self
+
+
 class AnalyzeConfig(Section):
     """Per-clip scores from ONE low-resolution decode (motion, quality, overlay, OCR, pHash)."""
 
@@ -474,13 +584,15 @@ class Config(Section):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     captions: CaptionsConfig = Field(default_factory=CaptionsConfig)
     topics: TopicsConfig = Field(default_factory=TopicsConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
 
     def hash(self) -> str:
-        """Stable hash of the settings that change results (ray/output settings excluded)."""
-        data = self.model_dump(mode="json", exclude={"ray": True, "output": True, "name": True, "report": True})
+        """Stable hash of the settings that change the shards (ray/output/report/train settings excluded)."""
+        data = self.model_dump(mode="json", exclude={"ray": True, "output": True, "name": True, "report": True,
+                                                     "train": True})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:

@@ -1,7 +1,9 @@
 """Entry point of a pipeline run: ``python -m curate.run --config X`` == ``curate run --config X``.
 
 Also the script ``ray job submit --working-dir . -- python -m curate.run --config X`` runs on a
-cluster's head node (``ray.init()`` then attaches to that cluster).
+cluster's head node (``ray.init()`` then attaches to that cluster). With ``train.enabled: true``
+the run ends by training on the shards (Ray Train); ``python -m curate.train --shards OUT
+--config X`` submits training alone.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class RunSummary:
     video_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     captions: list[dict[str, Any]] = field(default_factory=list)  # per model: clips/s, tokens/s
+    train: dict[str, Any] | None = None  # the training record when train.enabled (see curate.train.launch)
+    train_error: str | None = None  # why training did not start (config/selection), shards are still written
 
     @property
     def realtime_factor(self) -> float:
@@ -167,6 +171,17 @@ def run_pipeline(cfg: Config) -> RunSummary:
     summary.wall_s = round(time.perf_counter() - t0, 3)
     writer.record_run(summary.as_dict())
     _write_report(cfg)
+    if cfg.train.enabled:  # the last stage: train on the shards just written (all of them, not only this run's)
+        from curate.train.launch import train
+
+        try:
+            summary.train = train(cfg).as_dict()
+        except ConfigError as exc:  # e.g. empty selection: the shards are written, say why training did not run
+            log.error("train: %s", exc)
+            summary.train_error = str(exc)
+        except RuntimeError as exc:  # the training run itself failed (details logged by Ray Train)
+            log.error("train: %s", exc)
+            summary.train_error = f"training failed: {exc}"
     return summary
 
 
@@ -221,6 +236,15 @@ def print_summary(s: RunSummary) -> None:
                   f"{c['tokens_per_s']:.0f} tok/s per actor")
         if c.get("skip_reason"):
             t.add_row("  captions skipped because", c["skip_reason"])
+    if s.train:
+        tr = s.train
+        t.add_row("train", f"{tr['selected_rows']} clips, steps {tr['start_step']} -> {tr['step']}, "
+                           f"{tr['samples_seen']} samples seen, loss {tr['loss'] if tr['loss'] is None else round(tr['loss'], 4)}")
+        for reason, n in sorted((tr.get("skipped") or {}).items()):
+            t.add_row(f"  train skipped: {reason}", str(n))
+        t.add_row("  checkpoint", str(tr["checkpoint"]))
+    if s.train_error:
+        t.add_row("train not run", s.train_error)
     con.print(t)
 
 

@@ -20,8 +20,9 @@ from curate.schemas.scores import SCORE_FIELDS
 from curate.schemas.topics import TOPIC_CLIP_FIELDS, TOPIC_VIDEO_FIELDS
 from curate.schemas.video import VIDEO_FIELDS as _BASE_VIDEO_FIELDS
 
-# 1.1: provenance (download) + scores; 1.2: captions; 1.3: aesthetics; 1.4: topics
-SCHEMA_VERSION = "1.4.0"
+# 1.1: provenance (download) + scores; 1.2: captions; 1.3: aesthetics; 1.4: topics;
+# 1.5: manifest.json `trainings` (train records: checkpoint -> clip shard files, row counts, selection)
+SCHEMA_VERSION = "1.5.0"
 
 VIDEO_FIELDS = _BASE_VIDEO_FIELDS + PROVENANCE_FIELDS + TOPIC_VIDEO_FIELDS
 CLIP_FIELDS = CLIP_FIELDS + SCORE_FIELDS + AESTHETIC_FIELDS + TOPIC_CLIP_FIELDS
