@@ -98,13 +98,18 @@ class Stats:
 
 
 class _Scaler:
-    """HSV at analysis size from any decoded frame, through one cached swscale context."""
+    """HSV at analysis size from any decoded frame, through one cached swscale context.
 
-    def __init__(self, width: int, src_w: int, src_h: int):
-        self.size = scaled_size(src_w, src_h, width)
+    The size comes from the first frame (decoded size, not the codec's padded coded size)."""
+
+    def __init__(self, width: int):
+        self.width = width
+        self.size: tuple[int, int] | None = None
         self._r = VideoReformatter()
 
     def hsv(self, frame: av.VideoFrame) -> np.ndarray:
+        if self.size is None:
+            self.size = scaled_size(frame.width, frame.height, self.width)
         w, h = self.size
         small = self._r.reformat(frame, width=w, height=h, format="bgr24",
                                  interpolation=Interpolation.FAST_BILINEAR, threads=1)
@@ -132,7 +137,7 @@ def _coarse_pass(path: str, p: Params, st: Stats):
     c_score = array("d")
     with open_video(path, p.threads) as (c, vs):
         cc = vs.codec_context
-        scaler = _Scaler(p.analysis_width, cc.width, cc.height)
+        scaler = _Scaler(p.analysis_width)
         if p.skip_loop_filter:
             cc.options = {"skip_loop_filter": "all"}
         cc.skip_frame = "NONREF"
@@ -181,15 +186,20 @@ class _ExactDecoder:
     """Second decoder for exact frames in [lo, hi]; moves forward, seeks only when cheaper."""
 
     def __init__(self, path: str, p: Params, sorted_pts: np.ndarray, keys: np.ndarray, st: Stats):
-        self._cm = open_video(path, p.threads)
-        self.c, self.vs = self._cm.__enter__()
-        self.cc = self.vs.codec_context
-        self.scaler = _Scaler(p.analysis_width, self.cc.width, self.cc.height)
+        self.path, self.threads = path, p.threads
+        self._open()
+        self.scaler = _Scaler(p.analysis_width)
         self.pts = sorted_pts
         self.key_idx = [int(np.searchsorted(sorted_pts, k)) for k in keys]
         self.st = st
         self.packets = None
         self.pos = -1  # index of the last frame this decoder output
+        self.skip_before = True  # NONREF before the window (off if the decoder applies it late)
+
+    def _open(self) -> None:
+        self._cm = open_video(self.path, self.threads)
+        self.c, self.vs = self._cm.__enter__()
+        self.cc = self.vs.codec_context
 
     def close(self) -> None:
         self._cm.__exit__(None, None, None)
@@ -198,8 +208,7 @@ class _ExactDecoder:
         j = bisect.bisect_right(self.key_idx, i) - 1
         return self.key_idx[j] if j >= 0 else 0
 
-    def _seek(self, i: int) -> None:
-        key = self._key_at_or_before(i)
+    def _seek(self, key: int) -> None:
         self.c.seek(int(self.pts[key]), backward=True, any_frame=False, stream=self.vs)
         self.cc.flush_buffers()
         self.packets = self.c.demux(self.vs)
@@ -207,17 +216,26 @@ class _ExactDecoder:
         self.st.seeks += 1
 
     def frames(self, lo: int, hi: int) -> dict[int, np.ndarray]:
-        """HSV frames lo..hi (inclusive) decoded exactly (missing ones omitted)."""
+        """HSV frames lo..hi (inclusive) decoded exactly (missing ones omitted).
+
+        Frames before ``lo`` are decoded only if referenced (NONREF), switched per packet. A
+        decoder that applies skip_frame late (libdav1d's internal frame queue) would drop
+        window frames: then the window is decoded again without skipping, and skipping stays
+        off for the rest of the video. If the demuxer seeks past the window, retry from 0.
+        """
         key = self._key_at_or_before(lo)
         if self.packets is None or self.pos >= lo or key > self.pos + 1:
-            self._seek(lo)
+            self._seek(key)
         out = self._decode(lo, hi)
-        if lo not in out and key > 0:  # the demuxer landed after the window: start from the top
-            self.c.seek(0, backward=True, any_frame=False, stream=self.vs)
-            self.cc.flush_buffers()
-            self.packets = self.c.demux(self.vs)
-            self.pos = -1
-            self.st.seeks += 1
+        if len(out) < hi - lo + 1 and self.skip_before:
+            # some decoders read skip_frame once when they open: start a fresh one that never skips
+            self.skip_before = False
+            self.close()
+            self._open()
+            self._seek(key)
+            out = self._decode(lo, hi)
+        if lo not in out and key > 0:
+            self._seek(0)
             out = self._decode(lo, hi)
         return out
 
@@ -229,7 +247,7 @@ class _ExactDecoder:
             for pkt in self.packets:
                 if pkt.pts is not None:
                     # frames before the window are only needed as references
-                    cc.skip_frame = "DEFAULT" if pkt.pts >= lo_pts else "NONREF"
+                    cc.skip_frame = "DEFAULT" if pkt.pts >= lo_pts or not self.skip_before else "NONREF"
                 for frame in cc.decode(pkt):
                     if frame.pts is None:
                         continue

@@ -70,7 +70,7 @@ def detect_exact(path: str, fps: float, cfg: CutsConfig) -> tuple[list[int], int
         n = i + 1
         if detector is None:
             continue
-        tc = FrameTimecode(i, fps=fps)
+        tc = FrameTimecode(i, fps=float(fps))
         cuts.extend(c.frame_num for c in detector.process_frame(tc, img))
     if detector is not None and tc is not None:
         cuts.extend(c.frame_num for c in detector.post_process(tc))
