@@ -173,7 +173,7 @@ def speed(path: str, truth: list[int], repeat: int, tmp: str, transnet: bool) ->
     cuts: dict[str, list[int]] = {}
     stats: dict[str, Stats] = {}
     ours_cfg = {"fast adaptive": dict(detector="adaptive"), "fast content": dict(detector="content"),
-                "fast adaptive, loop filter on": dict(detector="adaptive", skip_loop_filter=False),
+                "fast adaptive, skip_loop_filter": dict(detector="adaptive", skip_loop_filter=True),
                 "exact adaptive": dict(detector="adaptive", decode="exact")}
     if transnet and load_transnet():
         ours_cfg["transnetv2 (CPU)"] = dict(detector="transnetv2")

@@ -132,9 +132,10 @@ class CutsConfig(Section):
         "(PySceneDetect's detector fed frame by frame).",
     )
     skip_loop_filter: bool = Field(
-        True,
-        description="decode: fast only. Skip the H.264/HEVC deblocking filter in the coarse pass (~10% faster; coarse "
-        "frames drift slightly, the refinement pass is always exact).",
+        False,
+        description="decode: fast only. Skip the H.264/HEVC deblocking filter in the coarse pass (~10% less decode work, "
+        "but reference frames drift until the next keyframe, so every candidate is then refined exactly; usually slower "
+        "overall).",
     )
     coarse_gate: float = Field(
         0.5, gt=0, le=1,

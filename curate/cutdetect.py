@@ -6,9 +6,11 @@ they sit on the full-decode floor. Here the video is read twice, cheaply:
 
 1. **Coarse pass** (one streaming decode). The decoder skips every frame no other frame
    references (``skip_frame=NONREF``: for x264's default B-frames that is roughly 40 % of the
-   frames, and the cheapest-to-skip share of the work) and, optionally, the H.264/HEVC in-loop
-   deblocking filter (``skip_loop_filter=all``; the decoded reference frames drift slightly
-   from the exact ones, which only matters for this pass). Every *packet* is still demuxed, so
+   frames) and, optionally (``skip_loop_filter``, off by default), the H.264/HEVC in-loop
+   deblocking filter. Without the loop filter the reference frames drift from the exact ones
+   until the next keyframe snaps them back, which makes false jumps at keyframes; so with it
+   every candidate is refined (none is accepted from the coarse score alone), which costs more
+   than the ~10 % the filter saves on typical footage. Every *packet* is still demuxed, so
    the exact frame count, every frame's presentation timestamp (its index is its rank among
    all timestamps) and the keyframe positions are known without decoding. Each decoded frame
    is scaled by a cached swscale context straight to ``analysis_width`` BGR, converted to HSV
@@ -20,7 +22,7 @@ they sit on the full-decode floor. Here the video is read twice, cheaply:
    ``coarse_gate`` x the detector threshold (and, for ``adaptive``, its ratio to the
    neighbouring coarse scores reaches ``coarse_gate`` x ``adaptive_threshold``). A candidate
    with ``b == a + 1`` whose score clears the thresholds by a wide margin (1.5x) is a cut at
-   ``b`` without further work: x264's scenecut puts an I-frame on most hard cuts and ends the
+   ``b`` without further work (its coarse score is the exact content value of frame ``b``): x264's scenecut puts an I-frame on most hard cuts and ends the
    previous mini-GOP with a P-frame, so both sides are reference frames.
 
 3. **Exact refinement.** Every other candidate is decoded exactly (all frames, loop filter
@@ -77,7 +79,7 @@ class Params:
     min_scene_len: int = 15
     analysis_width: int = 256
     coarse_gate: float = 0.5
-    skip_loop_filter: bool = True
+    skip_loop_filter: bool = False
     threads: int = 0
 
 
@@ -375,7 +377,9 @@ def detect_fast(path: str, p: Params, st: Stats | None = None) -> tuple[list[int
             clear = sk >= CLEAR_MARGIN * p.threshold
             verdict = sk >= p.threshold
         st.candidates += 1
-        if clear and b == a + 1 and (not adaptive or w <= b <= n - 1 - w):
+        # without the loop filter, reference frames drift until the next keyframe snaps them back,
+        # so a coarse score is only trusted as the exact one when the loop filter ran
+        if clear and b == a + 1 and not p.skip_loop_filter and (not adaptive or w <= b <= n - 1 - w):
             clear_events.append(b)
             st.accepted_clear += 1
         else:
