@@ -24,7 +24,7 @@ the bundled samples bikes.mp4 (5 hard cuts) and synthetic_cuts.mp4 (4 hard cuts)
 detector x video table: F1, wall, frames/s, ratio vs the scenedetect CLI. A transition is found
 when a detected cut lies inside its span +-2 frames; several detections inside one span count
 once (TransNetV2 marks both ends of a dissolve) and detections outside every span are false
-positives.
+positives. TransNetV2 (CPU, ~30 frames/s) is timed once per video, the others `--repeat` times.
 """
 
 from __future__ import annotations
@@ -123,16 +123,27 @@ def f1(found: list[int], truth: list[int], tol: int = 2) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def timed(cmd: list[str]) -> float:
+CPU: dict[str, list[float]] = {}  # CPU seconds (user + sys, all threads) per run name
+
+
+def timed(cmd: list[str], name: str = "") -> float:
+    """Wall seconds of a child process; its CPU seconds go to CPU[name]."""
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    if name:
+        CPU.setdefault(name, []).append(ru.ru_utime + ru.ru_stime)
+    return wall
 
 
 def scenedetect_cli(path: str, tmp: str) -> tuple[float, list[int]]:
     sd = shutil.which("scenedetect") or os.path.join(os.path.dirname(sys.executable), "scenedetect")
     csv = os.path.join(tmp, "s.csv")
-    t = timed([sd, "-i", path, "-o", tmp, "detect-adaptive", "list-scenes", "-f", csv])
+    t = timed([sd, "-i", path, "-o", tmp, "detect-adaptive", "list-scenes", "-f", csv], "scenedetect")
     cuts = []
     with open(csv) as f:
         for ln in f.read().splitlines()[2:]:
@@ -142,10 +153,12 @@ def scenedetect_cli(path: str, tmp: str) -> tuple[float, list[int]]:
     return t, [c for c in cuts if c > 0]
 
 
-def ours(path: str, fps: float, **cfg) -> tuple[float, list[int], int, Stats]:
+def ours(path: str, fps: float, name: str = "", **cfg) -> tuple[float, list[int], int, Stats]:
     st = Stats()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     cuts, n = detect_cuts(path, fps, CutsConfig(**cfg), st)
+    if name:
+        CPU.setdefault(name, []).append(time.process_time() - c0)
     return time.perf_counter() - t0, cuts, n, st
 
 
@@ -180,13 +193,13 @@ def speed(path: str, truth: list[int], repeat: int, tmp: str, transnet: bool) ->
     n = 0
     for r in range(repeat):  # interleaved, so load swings hit every row alike
         runs.setdefault("ffmpeg", []).append(
-            timed([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path, "-f", "null", "-"]))
+            timed([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path, "-f", "null", "-"], "ffmpeg"))
         t, cuts["scenedetect"] = scenedetect_cli(path, tmp)
         runs.setdefault("scenedetect", []).append(t)
         for name, cfg in ours_cfg.items():
             if name.startswith("transnet") and r > 0:
                 continue  # ~30 frames/s on CPU: one run
-            t, cuts[name], n, stats[name] = ours(path, fps, **cfg)
+            t, cuts[name], n, stats[name] = ours(path, fps, name, **cfg)
             runs.setdefault(name, []).append(t)
         print(f"  run {r + 1}/{repeat}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in runs.items()), flush=True)
     med = {k: statistics.median(v) for k, v in runs.items()}
@@ -194,29 +207,61 @@ def speed(path: str, truth: list[int], repeat: int, tmp: str, transnet: bool) ->
     load = os.getloadavg()
     print(f"\nvideo: {path}  frames={n}  fps={fps:.2f}  true cuts={len(truth)}  "
           f"median of {repeat}  load avg {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}")
-    print("| run | wall (median) | F1 | ratio vs ffmpeg decode | ratio vs scenedetect CLI | frames decoded |")
-    print("|---|---|---|---|---|---|")
-    print(f"| `ffmpeg -i X -f null -` | {t_ff:.2f} s | – | 1.00 | {t_ff / t_sd:.2f} | {n} |")
+    cpu = {k: statistics.median(v) for k, v in CPU.items()}
+    c_sd = cpu["scenedetect"]
+    print("| run | wall (median) | F1 | wall ÷ ffmpeg decode | wall ÷ scenedetect CLI | CPU s (median) | CPU ÷ scenedetect CLI | frames decoded |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| `ffmpeg -i X -f null -` | {t_ff:.2f} s | – | 1.00 | {t_ff / t_sd:.2f} | {cpu['ffmpeg']:.2f} | "
+          f"{cpu['ffmpeg'] / c_sd:.2f} | {n} |")
     print(f"| `scenedetect -i X detect-adaptive` | {t_sd:.2f} s | {f1(cuts['scenedetect'], truth):.3f} | "
-          f"{t_sd / t_ff:.2f} | 1.00 | {n} |")
+          f"{t_sd / t_ff:.2f} | 1.00 | {c_sd:.2f} | 1.00 | {n} |")
     for name in ours_cfg:
         st = stats[name]
         dec = (f"{st.decoded_coarse} coarse + {st.decoded_exact} exact ({st.refined} refined, "
                f"{st.accepted_clear} clear)" if st.decoded_coarse else str(n))
         print(f"| curate `{name}` | {med[name]:.2f} s | {f1(cuts[name], truth):.3f} | {med[name] / t_ff:.2f} | "
-              f"**{med[name] / t_sd:.2f}** | {dec} |")
+              f"**{med[name] / t_sd:.2f}** | {cpu[name]:.2f} | **{cpu[name] / c_sd:.2f}** | {dec} |")
+
+
+def _vm_hwm_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def child_rss(argv: list[str]) -> tuple[float, float, str]:
-    """(wall s, peak RSS MB, stdout) of a child process."""
+    """(wall s, peak RSS MB, stdout) of a child process.
+
+    Peak RSS is the child's own VmHWM, polled every 50 ms from /proc (rusage's ru_maxrss would
+    include the RSS this big parent process had when it forked the child: Linux keeps it across
+    exec). VmHWM only grows, so the last read is within 50 ms of the end of the run.
+    """
+    import threading
+
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    peak = [0.0]
+
+    def poll() -> None:
+        while proc.poll() is None:
+            v = _vm_hwm_mb(proc.pid)
+            if v:
+                peak[0] = max(peak[0], v)
+            time.sleep(0.05)
+
+    th = threading.Thread(target=poll, daemon=True)
+    th.start()
     out = proc.stdout.read() if proc.stdout else ""
-    _, status, ru = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.wait()
+    th.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{argv[0]} exited {proc.returncode}")
-    return time.perf_counter() - t0, ru.ru_maxrss / 1024, out
+    return time.perf_counter() - t0, peak[0], out
 
 
 def long_video(minutes: int, tmp: str) -> None:
@@ -275,6 +320,8 @@ def table(repeat: int, tmp: str) -> None:
             t, sd_cuts = scenedetect_cli(path, tmp)
             t_sd.append(t)
             for d, cfg in dets.items():
+                if cfg["detector"] == "transnetv2" and times[d]:
+                    continue  # ~30 frames/s on CPU: one run
                 t, found[d], n, _ = ours(path, fps, **cfg)
                 times[d].append(t)
         sd_med = statistics.median(t_sd)
