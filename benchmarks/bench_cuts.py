@@ -209,7 +209,8 @@ def speed(path: str, truth: list[int], repeat: int, tmp: str, transnet: bool) ->
           f"median of {repeat}  load avg {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}")
     cpu = {k: statistics.median(v) for k, v in CPU.items()}
     c_sd = cpu["scenedetect"]
-    print("| run | wall (median) | F1 | wall ÷ ffmpeg decode | wall ÷ scenedetect CLI | CPU s (median) | CPU ÷ scenedetect CLI | frames decoded |")
+    print("| run | wall (median) | F1 | wall ÷ ffmpeg decode | wall ÷ scenedetect CLI | CPU s (median) "
+          "| CPU ÷ scenedetect CLI | frames decoded |")
     print("|---|---|---|---|---|---|---|---|")
     print(f"| `ffmpeg -i X -f null -` | {t_ff:.2f} s | – | 1.00 | {t_ff / t_sd:.2f} | {cpu['ffmpeg']:.2f} | "
           f"{cpu['ffmpeg'] / c_sd:.2f} | {n} |")

@@ -22,8 +22,9 @@ they sit on the full-decode floor. Here the video is read twice, cheaply:
    ``coarse_gate`` x the detector threshold (and, for ``adaptive``, its ratio to the
    neighbouring coarse scores reaches ``coarse_gate`` x ``adaptive_threshold``). A candidate
    with ``b == a + 1`` whose score clears the thresholds by a wide margin (1.5x) is a cut at
-   ``b`` without further work (its coarse score is the exact content value of frame ``b``): x264's scenecut puts an I-frame on most hard cuts and ends the
-   previous mini-GOP with a P-frame, so both sides are reference frames.
+   ``b`` without further work (its coarse score is the exact content value of frame ``b``):
+   x264's scenecut puts an I-frame on most hard cuts and ends the previous mini-GOP with a
+   P-frame, so both sides are reference frames.
 
 3. **Exact refinement.** Every other candidate is decoded exactly (all frames, loop filter
    on) over ``[a - w - 1, b + w]`` (``w`` = ``window_width``), by a second decoder that seeks
@@ -34,15 +35,16 @@ they sit on the full-decode floor. Here the video is read twice, cheaply:
    ``min_scene_len`` is applied as PySceneDetect does.
 
 Codecs: ``NONREF`` only ever drops frames nothing references, so it is valid for every codec;
-FFmpeg's H.264, HEVC, VP9, MPEG-4 Part 2 and MPEG-1/2 decoders honour it, others (e.g. AV1 via
-libdav1d/libaom in some FFmpeg builds) decode everything and the pass is then simply a full
-decode. ``skip_loop_filter`` is honoured by H.264 and HEVC only (ignored elsewhere).
+FFmpeg's H.264, HEVC, VP9, MPEG-4 Part 2 and MPEG-1/2 decoders honour it per packet; a decoder
+that ignores it decodes everything (the pass is then simply a full decode), and libdav1d (AV1)
+reads it only when it opens, which the refinement detects and handles (tested on
+H.264/HEVC/MPEG-4/VP9/AV1). ``skip_loop_filter`` is honoured by H.264 and HEVC only (ignored elsewhere).
 Videos whose packets lack timestamps, or whose decoded timestamps do not match their packets,
 fall back to the exact full decode (:func:`detect_exact`).
 
 Memory: streaming; the only per-frame state is one int64 timestamp per frame plus one float per
-decoded frame (~20 bytes/frame, ~6 MB for a 3-hour 30 fps video), and the refinement holds at
-most one window of small HSV frames.
+decoded frame (~20 bytes/frame, ~6 MB for a 3-hour 30 fps video) plus one float per refined
+frame; the refinement scores its windows streaming, holding one small HSV frame.
 """
 
 from __future__ import annotations
@@ -217,33 +219,36 @@ class _ExactDecoder:
         self.pos = -1
         self.st.seeks += 1
 
-    def frames(self, lo: int, hi: int) -> dict[int, np.ndarray]:
-        """HSV frames lo..hi (inclusive) decoded exactly (missing ones omitted).
+    def scores(self, lo: int, hi: int) -> dict[int, float]:
+        """Exact content scores of frames lo..hi (frame t scored against t - 1; frame 0 scores 0).
 
-        Frames before ``lo`` are decoded only if referenced (NONREF), switched per packet. A
-        decoder that applies skip_frame late (libdav1d's internal frame queue) would drop
-        window frames: then the window is decoded again without skipping, and skipping stays
-        off for the rest of the video. If the demuxer seeks past the window, retry from 0.
+        Streaming: only the previous small frame is held, however long the window. Frames
+        before ``lo`` are decoded only if referenced (NONREF), switched per packet. A decoder
+        that applies skip_frame late (libdav1d reads it once, when it opens) would drop window
+        frames: then the window is decoded again by a fresh decoder that never skips, and
+        skipping stays off for the rest of the video. If the demuxer seeks past the window,
+        retry from the start.
         """
         key = self._key_at_or_before(lo)
         if self.packets is None or self.pos >= lo or key > self.pos + 1:
             self._seek(key)
-        out = self._decode(lo, hi)
-        if len(out) < hi - lo + 1 and self.skip_before:
-            # some decoders read skip_frame once when they open: start a fresh one that never skips
+        out, seen = self._decode(lo, hi)
+        if len(seen) < hi - lo + 1 and self.skip_before:
             self.skip_before = False
             self.close()
             self._open()
             self._seek(key)
-            out = self._decode(lo, hi)
-        if lo not in out and key > 0:
+            out, seen = self._decode(lo, hi)
+        if lo not in seen and key > 0:
             self._seek(0)
-            out = self._decode(lo, hi)
+            out, seen = self._decode(lo, hi)
         return out
 
-    def _decode(self, lo: int, hi: int) -> dict[int, np.ndarray]:
+    def _decode(self, lo: int, hi: int) -> tuple[dict[int, float], set[int]]:
         lo_pts = int(self.pts[lo])
-        out: dict[int, np.ndarray] = {}
+        out: dict[int, float] = {}
+        seen: set[int] = set()
+        prev: tuple[int, np.ndarray] | None = None
         cc = self.cc
         try:
             for pkt in self.packets:
@@ -259,13 +264,19 @@ class _ExactDecoder:
                     self.pos = max(self.pos, i)
                     self.st.decoded_exact += 1
                     if lo <= i <= hi:
-                        out[i] = self.scaler.hsv(frame)
+                        cur = self.scaler.hsv(frame)
+                        seen.add(i)
+                        if i == 0:
+                            out[0] = 0.0
+                        elif prev is not None and prev[0] == i - 1:
+                            out[i] = content_score(prev[1], cur)
+                        prev = (i, cur)
                 if self.pos >= hi:
-                    return out
+                    return out, seen
         except av.error.FFmpegError:
             pass  # refinement is best effort: what is missing is judged from the coarse pass
         self.packets = iter(())
-        return out
+        return out, seen
 
 
 def _regions(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -391,12 +402,7 @@ def detect_fast(path: str, p: Params, st: Stats | None = None) -> tuple[list[int
         dec = _ExactDecoder(path, p, sorted_pts, keys, st)
         try:
             for lo, hi in st.regions:
-                frames = dec.frames(lo, hi)
-                for t in range(lo, hi + 1):
-                    if t == 0 and 0 in frames:
-                        exact_scores[0] = 0.0
-                    elif t in frames and t - 1 in frames:
-                        exact_scores[t] = content_score(frames[t - 1], frames[t])
+                exact_scores.update(dec.scores(lo, hi))
         finally:
             dec.close()
     events = list(clear_events)
