@@ -23,14 +23,14 @@ from curate.stages.cuts import Cuts, detect_cuts
 
 FPS = 25
 # (lavfi source, frames): every boundary is a hard cut at a known frame
-SEGMENTS = [("testsrc2", 37), ("mandelbrot", 49), ("life=ratio=0.3:mold=10", 57), ("testsrc", 40)]
+SEGMENTS = [("testsrc2", 37), ("mandelbrot", 49), ("smptebars", 57), ("testsrc", 40)]
 TRUTH = [37, 86, 143]
 N = sum(f for _, f in SEGMENTS)
 
 ENCODERS = {
     # fixed GOP of 50, no scenecut keyframes, 3 B-frames with a reference pyramid
     "h264_fixed_gop": (["-c:v", "libx264", "-preset", "veryfast", "-x264-params",
-                        "keyint=50:min-keyint=50:scenecut=0:bframes=3:b-pyramid=normal"], "mp4"),
+                        "keyint=50:min-keyint=50:scenecut=0:bframes=3:b-pyramid=normal:threads=1"], "mp4"),
     "mpeg4_bframes": (["-c:v", "mpeg4", "-bf", "2", "-g", "50", "-q:v", "4"], "avi"),
     "hevc_fixed_gop": (["-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
                         "keyint=50:min-keyint=50:scenecut=0:bframes=3:log-level=error"], "mp4"),
