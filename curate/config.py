@@ -111,7 +111,7 @@ class ProbeConfig(Section):
 
 
 class CutsConfig(Section):
-    """Shot-boundary detection on one downscaled decode (PySceneDetect detectors)."""
+    """Shot-boundary detection: PySceneDetect's detector rules on a coarse reference-frame decode refined around candidates."""
 
     detector: Literal["adaptive", "content", "transnetv2", "none"] = Field(
         "adaptive",
@@ -124,6 +124,24 @@ class CutsConfig(Section):
     min_content_val: float = Field(15.0, ge=0, description="AdaptiveDetector minimum content value.")
     window_width: int = Field(2, ge=1, description="AdaptiveDetector rolling window (frames).")
     min_scene_len: int = Field(15, ge=1, description="Minimum frames between two cuts.")
+    decode: Literal["fast", "exact"] = Field(
+        "fast",
+        description="adaptive/content only. fast = coarse pass that decodes reference frames only (skip_frame=NONREF), "
+        "then exact decoding only around candidate cuts (same detector rule and thresholds, ~0.6x the decode work on "
+        "H.264 with B-frames; codecs whose decoder ignores NONREF get a full decode); exact = decode and score every frame "
+        "(PySceneDetect's detector fed frame by frame).",
+    )
+    skip_loop_filter: bool = Field(
+        False,
+        description="decode: fast only. Skip the H.264/HEVC deblocking filter in the coarse pass (~10% less decode work, "
+        "but reference frames drift until the next keyframe, so every candidate is then refined exactly; usually slower "
+        "overall).",
+    )
+    coarse_gate: float = Field(
+        0.5, gt=0, le=1,
+        description="decode: fast only. A coarse jump becomes a candidate (refined exactly) when it reaches this fraction "
+        "of the detector thresholds; lower = more refinement work, fewer cuts missed in high-motion footage.",
+    )
     threads: int = Field(0, ge=0, description="Decoder threads (0 = FFmpeg default).")
     transnet_threshold: float = Field(0.5, gt=0, lt=1, description="TransNetV2 transition probability threshold.")
     device: str = Field("cpu", description="Torch device for transnetv2 (cpu, cuda, cuda:1, auto).")

@@ -1,13 +1,15 @@
-"""cuts: shot boundaries from ONE streaming, downscaled decode per video.
+"""cuts: shot boundaries, streaming, memory bounded whatever the video length.
 
-Reads: local_path, fps. Adds: cut_frames, cut_detector, num_frames (decoded count),
-analysis_s. Needs: 1 CPU per actor.
+Reads: local_path, fps. Adds: cut_frames, cut_detector, num_frames (frame count), analysis_s.
+Needs: 1 CPU per actor.
 
-Frames are decoded with PyAV (FFmpeg threads) and scaled by swscale straight to
-``cuts.analysis_width`` pixels wide, then fed to PySceneDetect's ContentDetector or
-AdaptiveDetector. Memory stays constant whatever the video length (only the current frame
-and the detector's small window are alive). ``detector: transnetv2`` instead decodes to 48x27
-and runs TransNetV2 (``curate/transnet.py``; the model is loaded once per worker process).
+``decode: fast`` (default, adaptive/content): ``curate/cutdetect.py`` -- a coarse pass decodes
+only reference frames (``skip_frame=NONREF``, deblocking skipped), demuxing every packet for the
+exact frame count, timestamps and keyframes; candidate jumps are then decoded exactly in a small
+window and judged by the detector's own rule (AdaptiveDetector / ContentDetector semantics and
+thresholds). ``decode: exact``: every frame is decoded with PyAV, scaled by swscale to
+``cuts.analysis_width`` and fed to PySceneDetect's detector. ``detector: transnetv2`` decodes
+to 48x27 and runs TransNetV2 (``curate/transnet.py``; the model is loaded once per worker).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode
 
 from curate.config import CutsConfig
+from curate.cutdetect import Fallback, Stats, detect_fast, params_from
 from curate.media import iter_frames
 from curate.schemas import VIDEOS
 from curate.stage import RowStage, StageError
@@ -37,14 +40,28 @@ def make_detector(cfg: CutsConfig):
     return None
 
 
-def detect_cuts(path: str, fps: float, cfg: CutsConfig) -> tuple[list[int], int]:
-    """Return (cut frame indices, decoded frame count) for the video at ``path``."""
+def detect_cuts(path: str, fps: float, cfg: CutsConfig, stats: Stats | None = None) -> tuple[list[int], int]:
+    """Return (cut frame indices, frame count) for the video at ``path``.
+
+    ``stats`` (optional) is filled with what the fast path did (frames decoded, refinements).
+    """
     if cfg.detector == "transnetv2":
         from curate.transnet import SIZE, predict, probs_to_cuts
 
         frames = (img for _, _, img in iter_frames(path, SIZE[0], fmt="rgb24", threads=cfg.threads, size=SIZE))
         probs = predict(frames, device=cfg.device)
         return probs_to_cuts(probs, cfg.transnet_threshold), len(probs)
+    if cfg.detector in ("adaptive", "content") and cfg.decode == "fast":
+        try:
+            return detect_fast(path, params_from(cfg), stats)
+        except Fallback as exc:  # no reliable timestamps: decode every frame instead
+            if stats is not None:
+                stats.fallback = str(exc)
+    return detect_exact(path, fps, cfg)
+
+
+def detect_exact(path: str, fps: float, cfg: CutsConfig) -> tuple[list[int], int]:
+    """Decode and score every frame with PySceneDetect's own detector (``decode: exact``)."""
     detector = make_detector(cfg)
     cuts: list[int] = []
     n = 0
@@ -53,7 +70,7 @@ def detect_cuts(path: str, fps: float, cfg: CutsConfig) -> tuple[list[int], int]
         n = i + 1
         if detector is None:
             continue
-        tc = FrameTimecode(i, fps=fps)
+        tc = FrameTimecode(i, fps=float(fps))
         cuts.extend(c.frame_num for c in detector.process_frame(tc, img))
     if detector is not None and tc is not None:
         cuts.extend(c.frame_num for c in detector.post_process(tc))

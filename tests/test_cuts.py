@@ -12,18 +12,20 @@ def _match(found: list[int], truth: tuple[int, ...], tol: int) -> bool:
     return len(found) == len(truth) and all(abs(f - t) <= tol for f, t in zip(found, truth))
 
 
+@pytest.mark.parametrize("decode", ["fast", "exact"])
 @pytest.mark.parametrize("detector", ["adaptive", "content"])
-def test_bikes_five_cuts(samples, detector):
+def test_bikes_five_cuts(samples, detector, decode):
     s = samples["bikes"]
-    cuts, n = detect_cuts(s.path, 25.0, CutsConfig(detector=detector))
+    cuts, n = detect_cuts(s.path, 25.0, CutsConfig(detector=detector, decode=decode))
     assert n == 250
     assert _match(cuts, s.cuts, tol=2), cuts
 
 
+@pytest.mark.parametrize("decode", ["fast", "exact"])
 @pytest.mark.parametrize("detector", ["adaptive", "content"])
-def test_synthetic_exact_cuts(samples, detector):
+def test_synthetic_exact_cuts(samples, detector, decode):
     s = samples["synthetic_cuts"]
-    cuts, _ = detect_cuts(s.path, 25.0, CutsConfig(detector=detector))
+    cuts, _ = detect_cuts(s.path, 25.0, CutsConfig(detector=detector, decode=decode))
     assert cuts == list(s.cuts)
 
 

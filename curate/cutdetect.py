@@ -1,0 +1,431 @@
+"""Fast shot-boundary detection: a coarse pass over reference frames, exact decoding only
+around candidate cuts.
+
+PySceneDetect-style detectors (ContentDetector / AdaptiveDetector) must decode every frame, so
+they sit on the full-decode floor. Here the video is read twice, cheaply:
+
+1. **Coarse pass** (one streaming decode). The decoder skips every frame no other frame
+   references (``skip_frame=NONREF``: for x264's default B-frames that is roughly 40 % of the
+   frames) and, optionally (``skip_loop_filter``, off by default), the H.264/HEVC in-loop
+   deblocking filter. Without the loop filter the reference frames drift from the exact ones
+   until the next keyframe snaps them back, which makes false jumps at keyframes; so with it
+   every candidate is refined (none is accepted from the coarse score alone), which costs more
+   than the ~10 % the filter saves on typical footage. Every *packet* is still demuxed, so
+   the exact frame count, every frame's presentation timestamp (its index is its rank among
+   all timestamps) and the keyframe positions are known without decoding. Each decoded frame
+   is scaled by a cached swscale context straight to ``analysis_width`` BGR, converted to HSV
+   and scored against the previous decoded frame exactly like ContentDetector does
+   (mean absolute difference of H, S and V, averaged).
+
+2. **Candidates.** Between two consecutive decoded frames ``a < b`` the score is a content
+   jump over ``b - a`` frames. A gap is a candidate when its score reaches
+   ``coarse_gate`` x the detector threshold (and, for ``adaptive``, its ratio to the
+   neighbouring coarse scores reaches ``coarse_gate`` x ``adaptive_threshold``). A candidate
+   with ``b == a + 1`` whose score clears the thresholds by a wide margin (1.5x) is a cut at
+   ``b`` without further work (its coarse score is the exact content value of frame ``b``):
+   x264's scenecut puts an I-frame on most hard cuts and ends the previous mini-GOP with a
+   P-frame, so both sides are reference frames.
+
+3. **Exact refinement.** Every other candidate is decoded exactly (all frames, loop filter
+   on) over ``[a - w - 1, b + w]`` (``w`` = ``window_width``), by a second decoder that seeks
+   to the keyframe at or before the window -- or keeps going when no keyframe lies between it
+   and the window -- and decodes only reference frames until the window starts. The exact
+   per-frame scores then go through the detector's own rule (adaptive ratio over +-w frames,
+   ``min_content_val``; or ContentDetector's threshold with its merge flash filter), and
+   ``min_scene_len`` is applied as PySceneDetect does.
+
+Codecs: ``NONREF`` only ever drops frames nothing references, so it is valid for every codec;
+FFmpeg's H.264, HEVC, VP9, MPEG-4 Part 2 and MPEG-1/2 decoders honour it per packet; a decoder
+that ignores it decodes everything (the pass is then simply a full decode), and libdav1d (AV1)
+reads it only when it opens, which the refinement detects and handles (tested on
+H.264/HEVC/MPEG-4/VP9/AV1). ``skip_loop_filter`` is honoured by H.264 and HEVC only (ignored elsewhere).
+Videos whose packets lack timestamps, or whose decoded timestamps do not match their packets,
+fall back to the exact full decode (:func:`detect_exact`).
+
+Memory: streaming; the only per-frame state is one int64 timestamp per frame plus one float per
+decoded frame (~20 bytes/frame, ~6 MB for a 3-hour 30 fps video) plus one float per refined
+frame; the refinement scores its windows streaming, holding one small HSV frame.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from dataclasses import dataclass, field
+
+import av
+import cv2
+import numpy as np
+from av.video.reformatter import Interpolation, VideoReformatter
+
+from curate.media import open_video, scaled_size
+from curate.stage import StageError
+
+# a gap that clears the detector thresholds by this factor is accepted without refinement
+CLEAR_MARGIN = 1.5
+
+
+class Fallback(Exception):
+    """The fast path cannot index this video's frames reliably: use the exact full decode."""
+
+
+@dataclass
+class Params:
+    """The detector's rule, independent of how frames are decoded."""
+
+    detector: str  # "adaptive" | "content"
+    threshold: float = 27.0
+    adaptive_threshold: float = 3.0
+    min_content_val: float = 15.0
+    window_width: int = 2
+    min_scene_len: int = 15
+    analysis_width: int = 256
+    coarse_gate: float = 0.5
+    skip_loop_filter: bool = False
+    threads: int = 0
+
+
+@dataclass
+class Stats:
+    """What the fast path did (for benchmarks and logs)."""
+
+    frames: int = 0
+    decoded_coarse: int = 0
+    candidates: int = 0
+    accepted_clear: int = 0
+    refined: int = 0
+    decoded_exact: int = 0
+    seeks: int = 0
+    unrefined: int = 0
+    fallback: str | None = None
+    regions: list[tuple[int, int]] = field(default_factory=list)
+
+
+class _Scaler:
+    """HSV at analysis size from any decoded frame, through one cached swscale context.
+
+    The size comes from the first frame (decoded size, not the codec's padded coded size)."""
+
+    def __init__(self, width: int):
+        self.width = width
+        self.size: tuple[int, int] | None = None
+        self._r = VideoReformatter()
+
+    def hsv(self, frame: av.VideoFrame) -> np.ndarray:
+        if self.size is None:
+            self.size = scaled_size(frame.width, frame.height, self.width)
+        w, h = self.size
+        small = self._r.reformat(frame, width=w, height=h, format="bgr24",
+                                 interpolation=Interpolation.FAST_BILINEAR, threads=1)
+        return cv2.cvtColor(small.to_ndarray(), cv2.COLOR_BGR2HSV)
+
+
+def content_score(prev: np.ndarray, cur: np.ndarray) -> float:
+    """ContentDetector's frame score with default weights: mean |dH|, |dS|, |dV|, averaged."""
+    m = cv2.mean(cv2.absdiff(prev, cur))
+    return (m[0] + m[1] + m[2]) / 3.0
+
+
+def _index_of(sorted_pts: np.ndarray, pts: int) -> int:
+    i = int(np.searchsorted(sorted_pts, pts))
+    if i >= len(sorted_pts) or sorted_pts[i] != pts:
+        raise Fallback(f"decoded pts {pts} matches no packet")
+    return i
+
+
+def _coarse_pass(path: str, p: Params, st: Stats):
+    """Decode reference frames only; return (sorted pts, keyframe pts, coarse idx, coarse scores)."""
+    pts_all = array("q")
+    keys = array("q")
+    c_pts = array("q")
+    c_score = array("d")
+    with open_video(path, p.threads) as (c, vs):
+        cc = vs.codec_context
+        scaler = _Scaler(p.analysis_width)
+        if p.skip_loop_filter:
+            cc.options = {"skip_loop_filter": "all"}
+        cc.skip_frame = "NONREF"
+        prev = None
+        decoded = 0
+
+        def take(frame):
+            nonlocal prev, decoded
+            if frame.pts is None:
+                raise Fallback("decoded frame without pts")
+            cur = scaler.hsv(frame)
+            c_pts.append(frame.pts)
+            c_score.append(0.0 if prev is None else content_score(prev, cur))
+            prev = cur
+            decoded += 1
+
+        try:
+            for pkt in c.demux(vs):
+                if pkt.size:
+                    if pkt.pts is None:
+                        raise Fallback("packet without pts")
+                    if not pkt.is_discard:
+                        pts_all.append(pkt.pts)
+                        if pkt.is_keyframe:
+                            keys.append(pkt.pts)
+                for frame in cc.decode(pkt):
+                    take(frame)
+        except av.error.FFmpegError as exc:
+            if decoded == 0:
+                raise StageError("decode_error", f"no frame could be decoded: {exc}") from None
+            raise StageError("truncated", f"decoding stopped after {len(pts_all)} packets: {exc}") from None
+        if decoded == 0:
+            raise StageError("decode_error", "the video stream has no decodable frames")
+    sorted_pts = np.sort(np.frombuffer(pts_all, dtype=np.int64))
+    if len(sorted_pts) > 1 and not np.all(np.diff(sorted_pts) > 0):
+        raise Fallback("duplicate packet timestamps")
+    idx = np.array([_index_of(sorted_pts, t) for t in c_pts], dtype=np.int64)
+    if len(idx) > 1 and not np.all(np.diff(idx) > 0):
+        raise Fallback("decoded frames out of order")
+    st.frames = len(sorted_pts)
+    st.decoded_coarse = decoded
+    return sorted_pts, np.sort(np.frombuffer(keys, dtype=np.int64)), idx, np.frombuffer(c_score, dtype=np.float64)
+
+
+class _ExactDecoder:
+    """Second decoder for exact frames in [lo, hi]; moves forward, seeks only when cheaper."""
+
+    def __init__(self, path: str, p: Params, sorted_pts: np.ndarray, keys: np.ndarray, st: Stats):
+        self.path, self.threads = path, p.threads
+        self._open()
+        self.scaler = _Scaler(p.analysis_width)
+        self.pts = sorted_pts
+        self.key_idx = [int(np.searchsorted(sorted_pts, k)) for k in keys]
+        self.st = st
+        self.packets = None
+        self.pos = -1  # index of the last frame this decoder output
+        self.skip_before = True  # NONREF before the window (off if the decoder applies it late)
+
+    def _open(self) -> None:
+        self._cm = open_video(self.path, self.threads)
+        self.c, self.vs = self._cm.__enter__()
+        self.cc = self.vs.codec_context
+
+    def close(self) -> None:
+        self._cm.__exit__(None, None, None)
+
+    def _key_at_or_before(self, i: int) -> int:
+        j = bisect.bisect_right(self.key_idx, i) - 1
+        return self.key_idx[j] if j >= 0 else 0
+
+    def _seek(self, key: int) -> None:
+        self.c.seek(int(self.pts[key]), backward=True, any_frame=False, stream=self.vs)
+        self.cc.flush_buffers()
+        self.packets = self.c.demux(self.vs)
+        self.pos = -1
+        self.st.seeks += 1
+
+    def scores(self, lo: int, hi: int) -> dict[int, float]:
+        """Exact content scores of frames lo..hi (frame t scored against t - 1; frame 0 scores 0).
+
+        Streaming: only the previous small frame is held, however long the window. Frames
+        before ``lo`` are decoded only if referenced (NONREF), switched per packet. A decoder
+        that applies skip_frame late (libdav1d reads it once, when it opens) would drop window
+        frames: then the window is decoded again by a fresh decoder that never skips, and
+        skipping stays off for the rest of the video. If the demuxer seeks past the window,
+        retry from the start.
+        """
+        key = self._key_at_or_before(lo)
+        if self.packets is None or self.pos >= lo or key > self.pos + 1:
+            self._seek(key)
+        out, seen = self._decode(lo, hi)
+        if len(seen) < hi - lo + 1 and self.skip_before:
+            self.skip_before = False
+            self.close()
+            self._open()
+            self._seek(key)
+            out, seen = self._decode(lo, hi)
+        if lo not in seen and key > 0:
+            self._seek(0)
+            out, seen = self._decode(lo, hi)
+        return out
+
+    def _decode(self, lo: int, hi: int) -> tuple[dict[int, float], set[int]]:
+        lo_pts = int(self.pts[lo])
+        out: dict[int, float] = {}
+        seen: set[int] = set()
+        prev: tuple[int, np.ndarray] | None = None
+        cc = self.cc
+        try:
+            for pkt in self.packets:
+                if pkt.pts is not None:
+                    # frames before the window are only needed as references
+                    cc.skip_frame = "DEFAULT" if pkt.pts >= lo_pts or not self.skip_before else "NONREF"
+                for frame in cc.decode(pkt):
+                    if frame.pts is None:
+                        continue
+                    i = int(np.searchsorted(self.pts, frame.pts))
+                    if i >= len(self.pts) or self.pts[i] != frame.pts:
+                        continue
+                    self.pos = max(self.pos, i)
+                    self.st.decoded_exact += 1
+                    if lo <= i <= hi:
+                        cur = self.scaler.hsv(frame)
+                        seen.add(i)
+                        if i == 0:
+                            out[0] = 0.0
+                        elif prev is not None and prev[0] == i - 1:
+                            out[i] = content_score(prev[1], cur)
+                        prev = (i, cur)
+                if self.pos >= hi:
+                    return out, seen
+        except av.error.FFmpegError:
+            pass  # refinement is best effort: what is missing is judged from the coarse pass
+        self.packets = iter(())
+        return out, seen
+
+
+def _regions(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return [(a, b) for a, b in merged]
+
+
+def flash_merge(above: set[int] | list[int], n: int, length: int) -> list[int]:
+    """PySceneDetect's FlashFilter (MERGE mode, length in frames) replayed on frames 0..n-1.
+
+    ``above`` holds the frames whose content score reached the threshold. Same results as
+    feeding ``scenedetect.detector.FlashFilter.filter`` every frame (tested against it).
+    """
+    above = set(above)
+    if length <= 0:
+        return sorted(t for t in above if 0 <= t < n)
+    cuts: list[int] = []
+    last_above = 0
+    merge_enabled = merge_triggered = False
+    merge_start = 0
+    ordered = sorted(t for t in above if 0 <= t < n)
+    k = 0
+    t = 0
+    while t < n:
+        is_above = k < len(ordered) and ordered[k] == t
+        if is_above:
+            k += 1
+        min_len_met = t - last_above >= length
+        if is_above:
+            last_above = t
+        if merge_triggered:
+            if min_len_met and not is_above and last_above - merge_start >= length:
+                merge_triggered = False
+                cuts.append(last_above)
+        elif is_above:
+            if min_len_met:
+                merge_enabled = True
+                cuts.append(t)
+            elif merge_enabled:
+                merge_triggered = True
+                merge_start = t
+        # frames below the threshold change nothing, except the one that can end a merge
+        nxt = ordered[k] if k < len(ordered) else n
+        if merge_triggered and last_above - merge_start >= length:
+            nxt = min(nxt, last_above + length)
+        t = max(t + 1, nxt)
+    return cuts
+
+
+def _adaptive_events(scores: dict[int, float], targets: list[int], n: int, p: Params) -> list[int]:
+    w = p.window_width
+    out = []
+    for t in targets:
+        if t < w or t > n - 1 - w:
+            continue  # PySceneDetect never evaluates the first/last w frames
+        win = [scores.get(u) for u in range(t - w, t + w + 1)]
+        if any(v is None for v in win):
+            continue
+        target = win[w]
+        avg = (sum(win) - target) / (2.0 * w)
+        if abs(avg) < 1e-5:
+            ratio = 255.0 if target >= p.min_content_val else 0.0
+        else:
+            ratio = min(target / avg, 255.0)
+        if ratio >= p.adaptive_threshold and target >= p.min_content_val:
+            out.append(t)
+    return out
+
+
+def _min_len(events: list[int], length: int) -> list[int]:
+    """AdaptiveDetector's min_scene_len: a cut needs ``length`` frames since the last one (or frame 0)."""
+    last, out = 0, []
+    for t in sorted(set(events)):
+        if t - last >= length:
+            out.append(t)
+            last = t
+    return out
+
+
+def detect_fast(path: str, p: Params, st: Stats | None = None) -> tuple[list[int], int]:
+    """(cut frames, frame count) with the coarse + exact-refinement scheme (module docstring)."""
+    st = st if st is not None else Stats()
+    sorted_pts, keys, idx, s = _coarse_pass(path, p, st)
+    n = len(sorted_pts)
+    w = p.window_width
+    adaptive = p.detector == "adaptive"
+    gate = (p.min_content_val if adaptive else p.threshold) * p.coarse_gate
+    clear_events: list[int] = []
+    refine: list[tuple[int, int, bool]] = []  # coarse gaps (a, b] to refine, coarse verdict
+    for k in range(1, len(idx)):
+        sk = float(s[k])
+        if sk < gate:
+            continue
+        a, b = int(idx[k - 1]), int(idx[k])
+        if adaptive:
+            nb = [float(s[j]) for j in range(max(1, k - w), min(len(s), k + w + 1)) if j != k]
+            avg = sum(nb) / len(nb) if nb else 0.0
+            ratio = 255.0 if avg < 1e-5 else sk / avg
+            if ratio < p.adaptive_threshold * p.coarse_gate:
+                continue
+            clear = sk >= CLEAR_MARGIN * p.min_content_val and ratio >= CLEAR_MARGIN * p.adaptive_threshold
+            verdict = sk >= p.min_content_val and ratio >= p.adaptive_threshold
+        else:
+            clear = sk >= CLEAR_MARGIN * p.threshold
+            verdict = sk >= p.threshold
+        st.candidates += 1
+        # without the loop filter, reference frames drift until the next keyframe snaps them back,
+        # so a coarse score is only trusted as the exact one when the loop filter ran
+        if clear and b == a + 1 and not p.skip_loop_filter and (not adaptive or w <= b <= n - 1 - w):
+            clear_events.append(b)
+            st.accepted_clear += 1
+        else:
+            refine.append((a, b, verdict))
+    st.refined = len(refine)
+    exact_scores: dict[int, float] = {}
+    if refine:
+        st.regions = _regions([(max(0, a - w - 1), min(n - 1, b + w)) for a, b, _ in refine])
+        dec = _ExactDecoder(path, p, sorted_pts, keys, st)
+        try:
+            for lo, hi in st.regions:
+                exact_scores.update(dec.scores(lo, hi))
+        finally:
+            dec.close()
+    events = list(clear_events)
+    targets = [t for a, b, _ in refine for t in range(a + 1, b + 1)]
+    # where the exact decoder could not deliver the window (broken stream), the coarse verdict stands
+    unrefined = [b for a, b, verdict in refine if verdict and not any(t in exact_scores for t in range(a + 1, b + 1))]
+    st.unrefined = len(unrefined)
+    events += unrefined
+    if adaptive:
+        events += _adaptive_events(exact_scores, targets, n, p)
+        cuts = _min_len(events, p.min_scene_len)
+    else:
+        events += [t for t in targets if exact_scores.get(t, 0.0) >= p.threshold]
+        cuts = flash_merge(events, n, p.min_scene_len)
+    return [c for c in cuts if 0 < c < n], n
+
+
+def params_from(cfg) -> Params:
+    return Params(
+        detector=cfg.detector, threshold=cfg.threshold, adaptive_threshold=cfg.adaptive_threshold,
+        min_content_val=cfg.min_content_val, window_width=cfg.window_width, min_scene_len=cfg.min_scene_len,
+        analysis_width=cfg.analysis_width, coarse_gate=cfg.coarse_gate, skip_loop_filter=cfg.skip_loop_filter,
+        threads=cfg.threads,
+    )
+
+

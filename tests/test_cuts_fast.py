@@ -1,0 +1,151 @@
+"""The fast cut path (cuts.decode: fast): coarse reference-frame pass + exact refinement.
+
+Videos are tiny (160x90, ~7 s) and encoded so that cuts fall on B-frames that the coarse pass
+skips and away from keyframes (fixed GOP, scenecut off): the cut must still be found on the
+exact frame, and agree with decoding every frame. Other codecs (MPEG-4 Part 2, HEVC, VP9, AV1)
+must give the same cuts as the full decode.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+
+import av
+import pytest
+
+from curate.config import CutsConfig
+from curate.cutdetect import Stats, flash_merge
+from curate.media import ffmpeg_exe, run_ffmpeg
+from curate.stage import StageError
+from curate.stages.cuts import Cuts, detect_cuts
+
+FPS = 25
+# (lavfi source, frames): every boundary is a hard cut at a known frame
+SEGMENTS = [("testsrc2", 37), ("mandelbrot", 49), ("smptebars", 57), ("testsrc", 40)]
+TRUTH = [37, 86, 143]
+N = sum(f for _, f in SEGMENTS)
+
+ENCODERS = {
+    # fixed GOP of 50, no scenecut keyframes, 3 B-frames with a reference pyramid
+    "h264_fixed_gop": (["-c:v", "libx264", "-preset", "veryfast", "-x264-params",
+                        "keyint=50:min-keyint=50:scenecut=0:bframes=3:b-pyramid=normal:threads=1"], "mp4"),
+    "mpeg4_bframes": (["-c:v", "mpeg4", "-bf", "2", "-g", "50", "-q:v", "4"], "avi"),
+    "hevc_fixed_gop": (["-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
+                        "keyint=50:min-keyint=50:scenecut=0:bframes=3:log-level=error"], "mp4"),
+    "vp9": (["-c:v", "libvpx-vp9", "-g", "50", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k"], "webm"),
+    "av1": (["-c:v", "libsvtav1", "-g", "50", "-preset", "12"], "mp4"),
+}
+
+
+def _has_encoder(name: str) -> bool:
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+    return any(line.split()[1:2] == [name] for line in out.splitlines() if line.strip())
+
+
+@pytest.fixture(scope="module")
+def fast_dir(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("cuts_fast"))
+
+
+def _make(fast_dir: str, kind: str) -> str:
+    args, enc_ext = ENCODERS[kind]
+    if not _has_encoder(args[1]):
+        pytest.skip(f"ffmpeg has no {args[1]} encoder")
+    path = os.path.join(fast_dir, f"{kind}.{enc_ext}")
+    if os.path.exists(path):
+        return path
+    inputs, chains = [], ""
+    for i, (src, frames) in enumerate(SEGMENTS):
+        sep = ":" if "=" in src else "="
+        inputs += ["-f", "lavfi", "-i", f"{src}{sep}size=160x90:rate={FPS}"]
+        chains += f"[{i}:v]trim=end_frame={frames},setpts=PTS-STARTPTS,format=yuv420p,setsar=1[v{i}];"
+    concat = "".join(f"[v{i}]" for i in range(len(SEGMENTS))) + f"concat=n={len(SEGMENTS)}:v=1:a=0[o]"
+    run_ffmpeg([*inputs, "-filter_complex", chains + concat, "-map", "[o]", *args, "-pix_fmt", "yuv420p", path])
+    return path
+
+
+def _coarse_indices(path: str) -> tuple[set[int], set[int]]:
+    """(frame indices a NONREF decode outputs, keyframe indices) by timestamp rank."""
+    with av.open(path) as c:
+        vs = c.streams.video[0]
+        pkts = sorted((p.pts, p.is_keyframe) for p in c.demux(vs) if p.size)
+    rank = {pts: i for i, (pts, _) in enumerate(pkts)}
+    with av.open(path) as c:
+        vs = c.streams.video[0]
+        vs.codec_context.skip_frame = "NONREF"
+        decoded = {rank[f.pts] for f in c.decode(vs)}
+    return decoded, {rank[pts] for pts, key in pkts if key}
+
+
+def test_cut_on_skipped_b_frame_found_exactly(fast_dir):
+    path = _make(fast_dir, "h264_fixed_gop")
+    decoded, keys = _coarse_indices(path)
+    # the video is what the test claims: cuts off keyframes, some on frames the coarse pass skips
+    assert not keys & set(TRUTH)
+    assert set(TRUTH) - decoded
+    assert len(decoded) < 0.75 * N
+    for detector in ("adaptive", "content"):
+        st = Stats()
+        cuts, n = detect_cuts(path, FPS, CutsConfig(detector=detector), st)
+        assert (cuts, n) == (TRUTH, N), (detector, cuts, n)
+        assert st.decoded_coarse == len(decoded) and st.refined >= 1 and st.fallback is None
+        assert detect_cuts(path, FPS, CutsConfig(detector=detector, decode="exact")) == (cuts, n)
+
+
+@pytest.mark.parametrize("kind", ["mpeg4_bframes", "hevc_fixed_gop", "vp9", "av1"])
+def test_other_codecs_match_full_decode(fast_dir, kind):
+    path = _make(fast_dir, kind)
+    for detector in ("adaptive", "content"):
+        fast = detect_cuts(path, FPS, CutsConfig(detector=detector))
+        exact = detect_cuts(path, FPS, CutsConfig(detector=detector, decode="exact"))
+        assert fast == exact, (kind, detector, fast, exact)
+        assert fast[1] == N
+
+
+def test_loop_filter_setting_does_not_change_cuts(fast_dir):
+    path = _make(fast_dir, "h264_fixed_gop")
+    for lf in (True, False):
+        assert detect_cuts(path, FPS, CutsConfig(skip_loop_filter=lf)) == (TRUTH, N)
+
+
+def test_fast_path_skips_frames_on_real_footage(samples):
+    st = Stats()
+    cuts, n = detect_cuts(samples["bikes"].path, 25.0, CutsConfig(), st)
+    assert n == 250 and len(cuts) == 5
+    assert st.decoded_coarse < 0.7 * n  # the coarse pass really decodes less
+    assert st.decoded_coarse + st.decoded_exact < n
+
+
+def test_flash_merge_equals_pyscenedetect_flashfilter():
+    from scenedetect import FrameTimecode
+    from scenedetect.detector import FlashFilter
+
+    rng = random.Random(4)
+    for trial in range(300):
+        n = rng.randint(1, 120)
+        length = rng.choice([0, 1, 3, 15])
+        p = rng.choice([0.02, 0.1, 0.4])
+        above = {t for t in range(1, n) if rng.random() < p}
+        ff = FlashFilter(FlashFilter.Mode.MERGE, length)
+        want = []
+        for t in range(n):
+            want += [c.frame_num for c in ff.filter(FrameTimecode(t, fps=25.0), t in above)]
+        assert flash_merge(above, n, length) == want, (trial, n, length, sorted(above))
+
+
+@pytest.mark.parametrize("decode", ["fast", "exact"])
+def test_truncated_file_is_an_error(bad_inputs, decode):
+    stage = Cuts(CutsConfig(decode=decode), None)
+    row = {"local_path": bad_inputs["truncated_faststart"], "fps": 25.0, "num_frames": 100}
+    with pytest.raises(StageError) as e:
+        stage.process(row)
+    assert e.value.reason == "truncated"
+
+
+def test_frame_count_matches_full_decode(samples):
+    for s in samples.values():
+        with av.open(s.path) as c:
+            full = sum(1 for _ in c.decode(video=0))
+        assert detect_cuts(s.path, 25.0, CutsConfig())[1] == full, s.name
