@@ -1,6 +1,6 @@
 """Cut-detection speed, accuracy and memory vs. baselines measured in the same run.
 
-    python benchmarks/bench_cuts.py [--video X.mp4 --cuts 150,300,...] [--seconds 60] [--repeat 3]
+    python benchmarks/bench_cuts.py [--video X.mp4 --cuts 150,300,...] [--seconds 60] [--repeat 3] [--motion 8]
     python benchmarks/bench_cuts.py --long-minutes 15      # + peak RSS on a 15-minute 720p video
     python benchmarks/bench_cuts.py --table [--repeat 3]   # detector x video type (cuts, dissolves, fades)
 
@@ -48,24 +48,25 @@ SOURCES = ["testsrc2", "mandelbrot", "smptehdbars", "life=ratio=0.3:mold=10:s=32
            "cellauto=rule=110:s=320x180", "testsrc", "yuvtestsrc", "pal100bars", "allrgb"]
 
 
-def _inputs(n: int, seg: float, fps: int, w: int, h: int) -> tuple[list[str], str]:
+def _inputs(n: int, seg: float, fps: int, w: int, h: int, motion: int = 1) -> tuple[list[str], str]:
     args, chains = [], ""
     for i in range(n):
         src = SOURCES[i % len(SOURCES)]
         opts = "" if "=" in src else "="
         sep = ":" if "=" in src else ""
         args += ["-f", "lavfi", "-t", str(seg), "-i", f"{src}{opts}{sep}rate={fps}"]
-        # a slow horizontal drift so segments have motion (not just stills)
-        sw, sh = w * 9 // 8, h * 9 // 8
-        chains += (f"[{i}:v]scale={sw}:{sh},crop={w}:{h}:x='min(t*{w // 64},{sw - w})':y={(sh - h) // 2},"
+        # a horizontal drift so segments have motion (not just stills): w/64 px/s x motion
+        sw, sh = w + w * motion // 8, h * 9 // 8
+        chains += (f"[{i}:v]scale={sw}:{sh},crop={w}:{h}:x='min(t*{w * motion // 64},{sw - w})':y={(sh - h) // 2},"
                    f"fps={fps},format=yuv420p,setsar=1,settb=AVTB[v{i}];")
     return args, chains
 
 
-def synth(path: str, seconds: int, fps: int = 30, seg: int = 5, w: int = 1280, h: int = 720) -> list[int]:
-    """Hard cuts every ``seg`` seconds; returns the cut frames."""
+def synth(path: str, seconds: int, fps: int = 30, seg: int = 5, w: int = 1280, h: int = 720,
+          motion: int = 1) -> list[int]:
+    """Hard cuts every ``seg`` seconds; returns the cut frames. ``motion`` multiplies the drift speed."""
     n = seconds // seg
-    args, chains = _inputs(n, seg, fps, w, h)
+    args, chains = _inputs(n, seg, fps, w, h, motion)
     concat = "".join(f"[v{i}]" for i in range(n)) + f"concat=n={n}:v=1:a=0[out]"
     run_ffmpeg([*args, "-filter_complex", chains + concat, "-map", "[out]", "-c:v", "libx264",
                 "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", path], timeout=1200)
@@ -344,6 +345,8 @@ def main() -> int:
     ap.add_argument("--video")
     ap.add_argument("--cuts", help="comma-separated ground-truth cut frames for --video")
     ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--motion", type=int, default=1,
+                    help="synthetic video: drift speed multiplier (1 = 20 px/s at 720p; 8 = 160 px/s, high motion)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per timing; the median is reported")
     ap.add_argument("--transnet", action="store_true", help="speed mode: also time TransNetV2 (one run)")
     ap.add_argument("--long-minutes", type=int, default=0, help="also measure peak RSS on a video this long")
@@ -358,7 +361,7 @@ def main() -> int:
             path, truth = a.video, [int(x) for x in a.cuts.split(",")] if a.cuts else []
         else:
             path = os.path.join(tmp, "bench720p.mp4")
-            truth = synth(path, a.seconds)
+            truth = synth(path, a.seconds, motion=a.motion)
         speed(path, truth, a.repeat, tmp, a.transnet)
         if a.long_minutes:
             long_video(a.long_minutes, tmp)

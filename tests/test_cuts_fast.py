@@ -1,9 +1,10 @@
 """The fast cut path (cuts.decode: fast): coarse reference-frame pass + exact refinement.
 
 Videos are tiny (160x90, ~7 s) and encoded so that cuts fall on B-frames that the coarse pass
-skips and away from keyframes (fixed GOP, scenecut off): the cut must still be found on the
-exact frame, and agree with decoding every frame. Other codecs (MPEG-4 Part 2, HEVC, VP9, AV1)
-must give the same cuts as the full decode.
+skips and away from keyframes (fixed GOP of 50 or one 250-frame GOP, scenecut off): the cut must
+still be found on the exact frame, and agree with decoding every frame. Other codecs (MPEG-4
+Part 2, HEVC, VP9, AV1, intra-only H.264 and MJPEG), variable frame durations and an A -> B -> A
+flash inside one GOP must give the same cuts as the full decode.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ ENCODERS = {
     # fixed GOP of 50, no scenecut keyframes, 3 B-frames with a reference pyramid
     "h264_fixed_gop": (["-c:v", "libx264", "-preset", "veryfast", "-x264-params",
                         "keyint=50:min-keyint=50:scenecut=0:bframes=3:b-pyramid=normal:threads=1"], "mp4"),
+    # one GOP for the whole video (keyint 250 > N): every cut is inside a single P/B run
+    "h264_long_gop": (["-c:v", "libx264", "-preset", "veryfast", "-x264-params",
+                       "keyint=250:min-keyint=250:scenecut=0:bframes=3:b-pyramid=normal:threads=1"], "mp4"),
+    # intra-only: every frame is a keyframe (NONREF skips nothing)
+    "h264_intra": (["-c:v", "libx264", "-preset", "veryfast", "-x264-params", "keyint=1:threads=1"], "mp4"),
+    "mjpeg": (["-c:v", "mjpeg", "-q:v", "5"], "avi"),
     "mpeg4_bframes": (["-c:v", "mpeg4", "-bf", "2", "-g", "50", "-q:v", "4"], "avi"),
     "hevc_fixed_gop": (["-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
                         "keyint=50:min-keyint=50:scenecut=0:bframes=3:log-level=error"], "mp4"),
@@ -49,11 +56,12 @@ def fast_dir(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("cuts_fast"))
 
 
-def _make(fast_dir: str, kind: str) -> str:
+def _make(fast_dir: str, kind: str, vfr: bool = False) -> str:
+    """The SEGMENTS video encoded as ``kind``; ``vfr``: irregular frame durations (1, 1.4, 1.8 x 1/25 s)."""
     args, enc_ext = ENCODERS[kind]
     if not _has_encoder(args[1]):
         pytest.skip(f"ffmpeg has no {args[1]} encoder")
-    path = os.path.join(fast_dir, f"{kind}.{enc_ext}")
+    path = os.path.join(fast_dir, f"{kind}{'_vfr' if vfr else ''}.{enc_ext}")
     if os.path.exists(path):
         return path
     inputs, chains = [], ""
@@ -61,8 +69,28 @@ def _make(fast_dir: str, kind: str) -> str:
         sep = ":" if "=" in src else "="
         inputs += ["-f", "lavfi", "-i", f"{src}{sep}size=160x90:rate={FPS}"]
         chains += f"[{i}:v]trim=end_frame={frames},setpts=PTS-STARTPTS,format=yuv420p,setsar=1[v{i}];"
-    concat = "".join(f"[v{i}]" for i in range(len(SEGMENTS))) + f"concat=n={len(SEGMENTS)}:v=1:a=0[o]"
-    run_ffmpeg([*inputs, "-filter_complex", chains + concat, "-map", "[o]", *args, "-pix_fmt", "yuv420p", path])
+    concat = "".join(f"[v{i}]" for i in range(len(SEGMENTS))) + f"concat=n={len(SEGMENTS)}:v=1:a=0"
+    # 1/1000 s time base; frame k at (k + 0.4 * (k mod 3)) / 25 s: strictly increasing, three durations
+    concat += f",settb=1/1000,setpts='(N+0.4*mod(N\\,3))/{FPS}/TB'[o]" if vfr else "[o]"
+    extra = ["-fps_mode", "passthrough", "-enc_time_base", "1/1000", "-video_track_timescale", "1000"] if vfr else []
+    run_ffmpeg([*inputs, "-filter_complex", chains + concat, "-map", "[o]", *args, "-pix_fmt", "yuv420p",
+                *extra, path])
+    return path
+
+
+def _make_flash(fast_dir: str) -> str:
+    """testsrc2 with a 20-frame mandelbrot flash at 60..79, fixed GOP 50 (keyframes 0, 50, 100, ...).
+
+    A -> B -> A inside one GOP: the keyframes either side (50, 100) both show A, the flash starts
+    on a B-frame the coarse pass skips."""
+    path = os.path.join(fast_dir, "flash.mp4")
+    if not os.path.exists(path):
+        run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size=160x90:rate={FPS}", "-f", "lavfi", "-i",
+                    f"mandelbrot=size=160x90:rate={FPS}", "-filter_complex",
+                    "[0:v]trim=end_frame=250,setpts=PTS-STARTPTS,format=yuv420p,split[a][b];"
+                    "[a]trim=end_frame=60,setpts=PTS-STARTPTS[a1];[b]trim=start_frame=80,setpts=PTS-STARTPTS[a2];"
+                    "[1:v]trim=end_frame=20,setpts=PTS-STARTPTS,format=yuv420p[m];[a1][m][a2]concat=n=3:v=1:a=0[o]",
+                    "-map", "[o]", *ENCODERS["h264_fixed_gop"][0], "-pix_fmt", "yuv420p", path])
     return path
 
 
@@ -79,11 +107,13 @@ def _coarse_indices(path: str) -> tuple[set[int], set[int]]:
     return decoded, {rank[pts] for pts, key in pkts if key}
 
 
-def test_cut_on_skipped_b_frame_found_exactly(fast_dir):
-    path = _make(fast_dir, "h264_fixed_gop")
+@pytest.mark.parametrize("kind", ["h264_fixed_gop", "h264_long_gop"])
+def test_cut_on_skipped_b_frame_found_exactly(fast_dir, kind):
+    path = _make(fast_dir, kind)
     decoded, keys = _coarse_indices(path)
     # the video is what the test claims: cuts off keyframes, some on frames the coarse pass skips
     assert not keys & set(TRUTH)
+    assert keys == ({0} if kind == "h264_long_gop" else {0, 50, 100, 150})
     assert set(TRUTH) - decoded
     assert len(decoded) < 0.75 * N
     for detector in ("adaptive", "content"):
@@ -94,7 +124,7 @@ def test_cut_on_skipped_b_frame_found_exactly(fast_dir):
         assert detect_cuts(path, FPS, CutsConfig(detector=detector, decode="exact")) == (cuts, n)
 
 
-@pytest.mark.parametrize("kind", ["mpeg4_bframes", "hevc_fixed_gop", "vp9", "av1"])
+@pytest.mark.parametrize("kind", ["mpeg4_bframes", "hevc_fixed_gop", "vp9", "av1", "h264_intra", "mjpeg"])
 def test_other_codecs_match_full_decode(fast_dir, kind):
     path = _make(fast_dir, kind)
     for detector in ("adaptive", "content"):
@@ -102,6 +132,40 @@ def test_other_codecs_match_full_decode(fast_dir, kind):
         exact = detect_cuts(path, FPS, CutsConfig(detector=detector, decode="exact"))
         assert fast == exact, (kind, detector, fast, exact)
         assert fast[1] == N
+
+
+def test_intra_only_decodes_every_frame_once_in_the_coarse_pass(fast_dir):
+    path = _make(fast_dir, "h264_intra")
+    decoded, keys = _coarse_indices(path)
+    assert len(keys) == len(decoded) == N  # the video is intra-only
+    st = Stats()
+    assert detect_cuts(path, FPS, CutsConfig(), st) == (TRUTH, N)
+    # every coarse gap is one frame: the coarse scores are exact, nothing needs refining
+    assert st.decoded_coarse == N and st.decoded_exact == 0 and st.fallback is None
+
+
+def test_variable_frame_rate(fast_dir):
+    path = _make(fast_dir, "h264_fixed_gop", vfr=True)
+    with av.open(path) as c:
+        pts = sorted(p.pts for p in c.demux(video=0) if p.size)
+    assert len(set(b - a for a, b in zip(pts, pts[1:]))) >= 3  # really variable
+    for detector in ("adaptive", "content"):
+        st = Stats()
+        got = detect_cuts(path, FPS, CutsConfig(detector=detector), st)
+        assert got == (TRUTH, N), (detector, got)
+        assert st.fallback is None
+        assert detect_cuts(path, FPS, CutsConfig(detector=detector, decode="exact")) == got
+
+
+def test_flash_inside_one_gop(fast_dir):
+    """A -> B -> A between two keyframes that both show A (why keyframe-only screening is unsafe)."""
+    path = _make_flash(fast_dir)
+    decoded, keys = _coarse_indices(path)
+    assert keys == {0, 50, 100, 150, 200} and 60 not in decoded
+    for detector in ("adaptive", "content"):
+        got = detect_cuts(path, FPS, CutsConfig(detector=detector))
+        assert got == ([60, 80], 250), (detector, got)
+        assert detect_cuts(path, FPS, CutsConfig(detector=detector, decode="exact")) == got
 
 
 def test_loop_filter_setting_does_not_change_cuts(fast_dir):
