@@ -19,6 +19,8 @@ import functools
 import logging
 import os
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from curate.schemas.scores import SCORE_FIELDS
@@ -33,6 +35,7 @@ from curate.config import AnalyzeConfig
 from curate.stage import Resources, RowStage, RunContext, StageError
 
 log = logging.getLogger("curate")
+_IN_FLIGHT = 4  # decoded frames queued for the analyser thread (bounds memory)
 
 
 @functools.lru_cache(maxsize=8)
@@ -69,17 +72,42 @@ def build_analysers(cfg: AnalyzeConfig, ocr_engine: Any = None, watermark_model:
 
 
 def analyse_span(path: str, start: int, end: int, fps: float, analysers: list[Analyser], width: int = 256,
-                 threads: int = 0) -> dict[str, Any]:
-    """Run ``analysers`` over frames [start, end) of ``path`` in one decode; merged results."""
+                 threads: int = 0, overlap: bool = True, skip_unwanted: bool = True) -> dict[str, Any]:
+    """Run ``analysers`` over frames [start, end) of ``path`` in one decode; merged results.
+
+    ``overlap``: the analysers run in a second thread, in frame order, while the main thread
+    keeps demuxing and feeding the decoder (OpenCV, ONNX Runtime and FFmpeg release the GIL,
+    so the conversions, optical flow and OCR use the CPU time the frame-threaded decoder
+    leaves idle instead of stalling it). At most ``_IN_FLIGHT`` frames wait between the two
+    threads, so memory stays bounded. ``skip_unwanted``: see :func:`decode_span`."""
     n = end - start
     if n <= 0:
         raise StageError("empty_span", f"clip span {start}..{end} has no frames")
     wants = {a.name: a.start(n, fps) for a in analysers}
     union = set().union(*wants.values())
-    for off, frame in decode_span(path, start, end, fps, union, width, threads):
+
+    def feed(off: int, frame: Any) -> None:
         for a in analysers:
             if off in wants[a.name]:
                 a.update(off, frame)
+
+    frames = decode_span(path, start, end, fps, union, width, threads, skip_unwanted=skip_unwanted)
+    if not overlap:
+        for off, frame in frames:
+            feed(off, frame)
+    else:
+        with ThreadPoolExecutor(1, thread_name_prefix="curate-analyse") as pool:
+            pending: deque[Future] = deque()
+            try:
+                for off, frame in frames:
+                    pending.append(pool.submit(feed, off, frame))
+                    while len(pending) > _IN_FLIGHT:
+                        pending.popleft().result()  # re-raises an analyser's exception here
+                while pending:
+                    pending.popleft().result()
+            finally:
+                for fut in pending:
+                    fut.cancel()
     out: dict[str, Any] = {}
     for a in analysers:
         out.update(a.result())
