@@ -334,3 +334,36 @@ def test_watermark_onnx_model_loads_and_scores(clips, tmp_path):
         {"local_path": clips["static"], "start_frame": 0, "end_frame": N, "fps": 25.0})
     assert 0.0 < out["watermark_prob"] < 1.0
     assert not any(s.startswith("watermark_prob") for s in out["scores_skipped"])
+
+
+# -- display rotation ----------------------------------------------------------------------------
+def test_display_rotation_applied_to_analysis(clips, tmp_path):
+    """A phone-style file (display matrix, pixels stored sideways) is analysed as displayed:
+    a horizontal pan stored with a 90-degree display rotation is a tilt on screen. Ground
+    truth: the same file re-encoded by ffmpeg with autorotate (upright pixels, no matrix)."""
+    rotated, upright = str(tmp_path / "rot90.mp4"), str(tmp_path / "upright.mp4")
+    run_ffmpeg(["-i", clips["fast_right"], "-c", "copy", "-metadata:s:v:0", "rotate=90", rotated])
+    run_ffmpeg(["-i", rotated, "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", upright])
+    import av
+
+    with av.open(rotated) as c:
+        assert round(next(c.decode(video=0)).rotation) % 360 != 0  # the matrix is really there
+    with av.open(upright) as c:
+        f = next(c.decode(video=0))
+        assert (f.width, f.height, round(f.rotation or 0)) == (H, W, 0)  # autorotated: portrait pixels
+    cfg = AnalyzeConfig(ocr=False)
+    res = {k: analyse_span(p, 0, N, FPS, build_analysers(cfg), cfg.width)
+           for k, p in (("control", clips["fast_right"]), ("rotated", rotated), ("upright", upright))}
+    assert res["control"]["camera_motion"] == "pan_right"  # the non-rotated control stays a pan
+    assert res["upright"]["camera_motion"] == "tilt_up"
+    assert res["rotated"]["camera_motion"] == "tilt_up"
+    # normalised by the displayed width (180 px, analysed at 180 wide): same numbers as upright
+    for key in ("camera_tilt", "motion_score"):
+        assert res["rotated"][key] == pytest.approx(res["upright"][key], rel=0.1), key
+    assert abs(res["rotated"]["camera_pan"]) < 0.2 * abs(res["rotated"]["camera_tilt"])
+    # analysis frames are upright and have the displayed size; pixels match the autorotated file
+    rot = {o: f.gray for o, f in decode_span(rotated, 0, N, FPS, {0, 30}, 256)}
+    upr = {o: f.gray for o, f in decode_span(upright, 0, N, FPS, {0, 30}, 256)}
+    for o in (0, 30):
+        assert rot[o].shape == upr[o].shape == (W, H)
+        assert np.abs(rot[o].astype(int) - upr[o]).mean() < 4, o  # upright's re-encode loss only

@@ -74,9 +74,10 @@ def _rotate(img: np.ndarray, quarter_turns: int) -> np.ndarray:
 def display_quarter_turns(frame: av.VideoFrame) -> int:
     """Counter-clockwise quarter turns that show ``frame`` upright (its display matrix; 0..3).
 
-    PyAV's ``VideoFrame.rotation`` is FFmpeg's ``av_display_rotation_get``: the angle the
-    picture must be rotated counter-clockwise for display (-90 for a typical portrait phone
-    video, shown by players turned 90 degrees clockwise)."""
+    PyAV's ``VideoFrame.rotation`` is FFmpeg's ``av_display_rotation_get`` of the frame's
+    display matrix: the angle the coded picture is rotated counter-clockwise for display
+    (90 or -90 for portrait phone videos). ``np.rot90(img, turns)`` then gives exactly what
+    ``ffmpeg`` (autorotate) and players show (checked in tests/test_scores.py)."""
     try:
         rot = float(getattr(frame, "rotation", 0) or 0)
     except (TypeError, ValueError):
