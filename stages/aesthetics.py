@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,7 @@ import pyarrow as pa
 from curate.aesthetic_model import AestheticScorer, ModelUnavailable, sample_frames
 from curate.config import AestheticsConfig
 from curate.schemas.aesthetics import AESTHETIC_FIELDS
-from curate.stage import Resources, RunContext, Stage, rows_to_table
+from curate.stage import Resources, RunContext, Stage, add_stage_seconds, rows_to_table
 
 log = logging.getLogger("curate")
 _REPORTED: set[str] = set()
@@ -68,9 +70,13 @@ class Aesthetics(Stage):
             for r in todo:
                 r.update(aesthetic_status="skipped", aesthetic_error="model_unavailable", clip_model=self.model_name)
         elif todo:
+            # stage_seconds: each clip's own frame sampling plus its share (by frame count) of
+            # the batched forward pass, so the run summary and report time this stage too
             frames: list[np.ndarray] = []
             owners: list[int] = []
+            own_s: list[float] = []
             for i, r in enumerate(todo):
+                t0 = time.perf_counter()
                 try:
                     fr = self._frames(r)
                 except Exception as exc:  # noqa: BLE001 - one unreadable clip must not fail the batch
@@ -80,7 +86,14 @@ class Aesthetics(Stage):
                     r.update(aesthetic_status="failed", aesthetic_error=r.get("aesthetic_error") or "no_frames")
                 frames += fr
                 owners += [i] * len(fr)
+                own_s.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
             emb, scores = self.scorer.embed_and_score(frames)
+            model_s = time.perf_counter() - t0
+            counts = Counter(owners)
+            for i, r in enumerate(todo):
+                share = model_s * counts[i] / len(frames) if frames else 0.0
+                add_stage_seconds(r, self.name, own_s[i] + share)
             owners_arr = np.asarray(owners)
             for i, r in enumerate(todo):
                 sel = owners_arr == i

@@ -74,6 +74,9 @@ def test_stage_fills_columns(tiny_ckpt, samples, tmp_path):
     assert all(r["aesthetic_status"] == "ok" for r in clips)
     assert all(len(r["clip_embedding"]) == 32 and isinstance(r["aesthetic_score"], float) for r in clips)
     assert out[-1].get("aesthetic_status") is None  # video records untouched
+    # timed like RowStage stages: each clip carries its frames + share of the forward pass
+    assert all(dict(r["stage_seconds"])["aesthetics"] > 0 for r in clips)
+    assert not dict(out[-1].get("stage_seconds") or []).get("aesthetics")
     for f in AESTHETIC_FIELDS:
         assert stage(pa.Table.from_pylist(rows, schema=stream_schema())).schema.field(f.name).type == f.type
     # different clips, different embeddings
