@@ -367,3 +367,43 @@ def test_display_rotation_applied_to_analysis(clips, tmp_path):
     for o in (0, 30):
         assert rot[o].shape == upr[o].shape == (W, H)
         assert np.abs(rot[o].astype(int) - upr[o]).mean() < 4, o  # upright's re-encode loss only
+
+
+def test_skipping_unwanted_frames_and_overlap_change_nothing(clips):
+    """Packets of unwanted frames go to the decoder with skip_frame=NONREF (B-frames nobody
+    references are dropped) and the analysers run in a second thread: the wanted frames must
+    be bit-identical to a full sequential decode, and the scores identical to a serial run."""
+    import av
+
+    path = clips["fast_left"]
+    with av.open(path) as c:
+        assert c.streams.video[0].codec_context.has_b_frames  # x264 veryfast: the skip is exercised
+    wanted = {3, 4, 17, 30, 31, 58}
+    full = {o: f.gray.copy() for o, f in decode_span(path, 0, N, FPS, set(range(N)), 256, skip_unwanted=False)}
+    for start in (0, 9):
+        got = {o + start: f.gray.copy() for o, f in decode_span(path, start, N, FPS, wanted, 256)}
+        assert sorted(got) == sorted(w + start for w in wanted if w + start < N)
+        for idx, g in got.items():
+            assert np.array_equal(g, full[idx]), idx
+    cfg = AnalyzeConfig(ocr=False)
+    for name in ("fast_left", "shaky", "zoom_in"):
+        a = analyse_span(clips[name], 0, N, FPS, build_analysers(cfg), cfg.width)
+        b = analyse_span(clips[name], 0, N, FPS, build_analysers(cfg), cfg.width, overlap=False, skip_unwanted=False)
+        assert a == b, name
+
+
+def test_analyser_exception_propagates_from_worker_thread(clips):
+    class Boom:
+        name = "boom"
+
+        def start(self, n, fps):
+            return {5}
+
+        def update(self, i, frame):
+            raise ValueError("analyser failed")
+
+        def result(self):
+            return {}
+
+    with pytest.raises(ValueError, match="analyser failed"):
+        analyse_span(clips["static"], 0, N, FPS, [Boom()])
