@@ -35,7 +35,7 @@ from curate.config import AnalyzeConfig
 from curate.stage import Resources, RowStage, RunContext, StageError
 
 log = logging.getLogger("curate")
-_IN_FLIGHT = 4  # decoded frames queued for the analyser thread (bounds memory)
+_IN_FLIGHT = 8  # decoded frames queued for the analyser thread (bounds memory: ~25 MB at 1080p)
 
 
 @functools.lru_cache(maxsize=8)

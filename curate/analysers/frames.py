@@ -103,6 +103,16 @@ class Frame:
         """A frame from an HxWx3 BGR array (tests, or callers with their own decoder)."""
         return cls(None, bgr.shape[1], bgr.shape[0], bgr)
 
+    @property
+    def width(self) -> int:
+        """Analysis width as displayed."""
+        return self._w
+
+    @property
+    def height(self) -> int:
+        """Analysis height as displayed."""
+        return self._h
+
     def _coded_size(self, w: int, h: int) -> tuple[int, int]:
         """(w, h) before rotation for a displayed size (w, h)."""
         return (h, w) if self._turns % 2 else (w, h)
