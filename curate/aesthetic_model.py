@@ -132,27 +132,21 @@ def sample_frames(path: str, n: int, start: int = 0, end: int | None = None, min
     One seek + decode of the span (:func:`curate.analysers.frames.decode_span`: packets of
     frames nobody asked for are sent with ``skip_frame=NONREF``); only the picked frames are
     converted. Frame indices are timestamp-based, as everywhere else."""
-    from curate.analysers.frames import decode_span
+    from curate.analysers.frames import decode_span, spread_picks
     from curate.media import open_video
 
     with open_video(path) as (c, vs):
         rate = vs.average_rate or vs.guessed_rate or vs.base_rate
         fps = float(rate) if rate else 0.0
-        w, h = vs.codec_context.width, vs.codec_context.height
         total = (end if end is not None else (vs.frames or 0)) - start
         if total <= 0:
             total = sum(1 for _ in c.decode(vs)) - start
-    if total <= 0 or fps <= 0 or n <= 0:
+    picks = spread_picks(total, n)
+    if not picks or fps <= 0:
         return []
-    picks = sorted({int(round(i * (total - 1) / max(1, n - 1))) for i in range(n)}) if n > 1 else [total // 2]
-    short, long_ = min(w, h), max(w, h)
-    target = long_ if short <= min_side else int(round(long_ * min_side / short))
     out: list[np.ndarray] = []
-    for _off, fr in decode_span(path, start, start + total, fps, set(picks), target):
-        # ``target`` is a displayed width: right for a landscape picture; a portrait one (coded
-        # so, or turned by its display matrix) is scaled by its width, the shorter side
-        img = fr.hires(min_side) if fr.width < fr.height else fr.bgr
-        out.append(np.ascontiguousarray(img[..., ::-1]))
+    for _off, fr in decode_span(path, start, start + total, fps, set(picks), 256):
+        out.append(np.ascontiguousarray(fr.short_side(min_side)[..., ::-1]))
     return out
 
 

@@ -5,7 +5,11 @@ clip_embedding, clip_model, aesthetic_status, aesthetic_error. Needs: an actor p
 (GPU fraction from config, CPU fallback); one model load per actor.
 
 Frames: ``aesthetics.frames`` frames spread over the clip (first/middle/last by default, as
-Open-Sora) at the clip file's resolution, preprocessed by the model's own transform; all
+Open-Sora), upright, box-filtered to 448 px on the shorter side (2x CLIP's input), then
+preprocessed by the model's own transform. When the analyse stage ran, it already sampled
+them from its own decode (``analyze.aesthetic_frames``, the stream-only ``aesthetic_frames``
+JPEG column, consumed and dropped here); otherwise the clip is decoded here (one seek and
+decode of the clip file, or of the span of the source). All
 frames of a batch of clips go through the model in one forward pass. Per-clip score =
 ``reduce`` (mean, as Open-Sora; or min, as NeMo) over frames. A model that cannot be loaded
 is reported once, rows get ``aesthetic_status='skipped'`` and the run goes on.
@@ -19,12 +23,13 @@ import time
 from collections import Counter
 from typing import Any
 
+import cv2
 import numpy as np
 import pyarrow as pa
 
 from curate.aesthetic_model import AestheticScorer, ModelUnavailable, sample_frames
 from curate.config import AestheticsConfig
-from curate.schemas.aesthetics import AESTHETIC_FIELDS
+from curate.schemas.aesthetics import AESTHETIC_FIELDS, AESTHETIC_FRAMES
 from curate.stage import Resources, RunContext, Stage, add_stage_seconds, rows_to_table
 
 log = logging.getLogger("curate")
@@ -59,6 +64,11 @@ class Aesthetics(Stage):
                 log.error("%s", self.unavailable)
 
     def _frames(self, row: dict[str, Any]) -> list[np.ndarray]:
+        shared = row.get("aesthetic_frames")
+        if shared and len(shared) == self.cfg.frames:  # sampled by the analyse stage from its decode
+            out = [cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR) for b in shared]
+            if all(f is not None for f in out):
+                return [np.ascontiguousarray(f[..., ::-1]) for f in out]
         if row.get("clip_path"):
             return sample_frames(os.path.join(self.ctx.output_dir, row["clip_path"]), self.cfg.frames)
         return sample_frames(row["local_path"], self.cfg.frames, row["start_frame"], row["end_frame"])
@@ -105,4 +115,7 @@ class Aesthetics(Stage):
                     s = scores[sel]
                     r["aesthetic_score"] = float(s.min() if self.cfg.reduce == "min" else s.mean())
                 r.update(aesthetic_status="ok", clip_model=self.model_name)
-        return rows_to_table(rows, batch.schema, self.adds)
+        for r in rows:
+            r.pop(AESTHETIC_FRAMES.name, None)  # stream-only: consumed here
+        schema = pa.schema([f for f in batch.schema if f.name != AESTHETIC_FRAMES.name])
+        return rows_to_table(rows, schema, self.adds)

@@ -23,6 +23,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from curate.schemas.aesthetics import AESTHETIC_FRAMES
 from curate.schemas.scores import SCORE_FIELDS
 
 from curate.analysers import Analyser
@@ -68,6 +69,10 @@ def build_analysers(cfg: AnalyzeConfig, ocr_engine: Any = None, watermark_model:
         from curate.analysers.watermark import WatermarkAnalyser
 
         out.append(WatermarkAnalyser(watermark_model, cfg.watermark_frames, cfg.ocr_width))
+    if cfg.aesthetic_frames:
+        from curate.analysers.shared_frames import AestheticFramesAnalyser
+
+        out.append(AestheticFramesAnalyser(cfg.aesthetic_frames))
     return out
 
 
@@ -118,7 +123,7 @@ class Analyze(RowStage):
     name = "analyze"
     level = "clip"
     requires = ("local_path", "start_frame", "end_frame", "fps")
-    adds = tuple(SCORE_FIELDS)
+    adds = (*SCORE_FIELDS, AESTHETIC_FRAMES)  # aesthetic_frames: stream-only, for the aesthetics stage
 
     cfg: AnalyzeConfig
 

@@ -113,6 +113,20 @@ class Frame:
         """Analysis height as displayed."""
         return self._h
 
+    @property
+    def source_size(self) -> tuple[int, int]:
+        """(width, height) of the decoded picture as displayed (full resolution)."""
+        if self._av is None:
+            return self._w, self._h
+        w, h = self._av.width, self._av.height
+        return (h, w) if self._turns % 2 else (w, h)
+
+    def short_side(self, min_side: int) -> np.ndarray:
+        """BGR, upright, scaled so the shorter side is ``min_side`` (never upscaled): the input
+        of models that resize the shorter side themselves (CLIP: 224; 448 = 2x keeps detail)."""
+        w, h = self.source_size
+        return self.hires(min_side if w < h else max(2, int(round(min_side * w / h))))
+
     def _coded_size(self, w: int, h: int) -> tuple[int, int]:
         """(w, h) before rotation for a displayed size (w, h)."""
         return (h, w) if self._turns % 2 else (w, h)
@@ -175,6 +189,15 @@ def evenly_spaced(n: int, k: int) -> list[int]:
     if n <= 0 or k <= 0:
         return []
     return sorted({min(n - 1, int((j + 0.5) * n / k)) for j in range(k)})
+
+
+def spread_picks(n: int, k: int) -> list[int]:
+    """``k`` offsets from the first to the last of ``n`` frames (the middle one when k = 1)."""
+    if n <= 0 or k <= 0:
+        return []
+    if k == 1:
+        return [n // 2]
+    return sorted({int(round(i * (n - 1) / (k - 1))) for i in range(k)})
 
 
 def pair_starts(n: int, fps: float, pairs_per_s: float, max_pairs: int) -> list[int]:
