@@ -42,13 +42,29 @@ def synth(path: str, secs: int, height: int, preset: str = "veryfast") -> str:
     return path
 
 
+LAST_FLOOR_CPU: list[float] = []  # CPU seconds (user + sys) of each decode_floor run
+
+
+def _cpu(who: int) -> float:
+    import resource
+
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
 def decode_floor(path: str) -> float:
+    import resource
+
+    c = _cpu(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", path, "-f", "null", "-"], check=True)
+    LAST_FLOOR_CPU.append(_cpu(resource.RUSAGE_CHILDREN) - c)
     return time.perf_counter() - t
 
 
-def analyse(path: str, clip_s: float | None, ocr: bool, rss_every: int = 0, overlap: bool = True) -> tuple[float, int]:
+def analyse(path: str, clip_s: float | None, ocr: bool, rss_every: int = 0, overlap: bool = True,
+            cpu_out: list[float] | None = None) -> tuple[float, int]:
+    """Wall seconds and clip count of analysing ``path``; its CPU seconds go to ``cpu_out``."""
     from curate.stages.analyze import analyse_span, build_analysers
 
     cfg = AnalyzeConfig(ocr=ocr)
@@ -64,6 +80,9 @@ def analyse(path: str, clip_s: float | None, ocr: bool, rss_every: int = 0, over
     p = probe(path)
     n = p.num_frames
     step = n if clip_s is None else int(clip_s * p.fps)
+    import resource
+
+    c0 = _cpu(resource.RUSAGE_SELF)
     t = time.perf_counter()
     clips = 0
     for a in range(0, n, step):
@@ -74,13 +93,17 @@ def analyse(path: str, clip_s: float | None, ocr: bool, rss_every: int = 0, over
 
             print(f"rss after {clips} clips: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
                   flush=True)
-    return time.perf_counter() - t, clips
+    wall = time.perf_counter() - t
+    if cpu_out is not None:
+        cpu_out.append(_cpu(resource.RUSAGE_SELF) - c0)
+    return wall, clips
 
 
 def child_rss(path: str, clip_s: float | None, ocr: bool, rss_every: int = 0) -> dict:
     code = (f"import resource,json,sys;sys.path.insert(0,{os.path.dirname(os.path.abspath(__file__))!r});"
-            f"import bench_analyze as b;w,c=b.analyse({path!r},{clip_s!r},{ocr!r},{rss_every!r});"
-            "print(json.dumps({'wall_s':w,'clips':c,'peak_rss_mb':resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024}))")
+            f"import bench_analyze as b;cpu=[];w,c=b.analyse({path!r},{clip_s!r},{ocr!r},{rss_every!r},cpu_out=cpu);"
+            "print(json.dumps({'wall_s':w,'cpu_s':cpu[0],'clips':c,"
+            "'peak_rss_mb':resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024}))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     lines = out.strip().splitlines()
     res = json.loads(lines[-1])
@@ -107,35 +130,43 @@ def main() -> None:
     # by two decode-floor runs and compared with their mean; the median ratio is reported
     cases = () if args.skip_short else ((None, False), (args.clip_s, False), (args.clip_s, True))
     for clip_s, ocr in cases:
-        ratios, walls, floors = [], [], []
+        ratios, walls, floors, cpu_ratios = [], [], [], []
         for _ in range(args.repeat):
+            cpu: list[float] = []
             f0 = decode_floor(path)
-            w, c = analyse(path, clip_s, ocr)
+            w, c = analyse(path, clip_s, ocr, cpu_out=cpu)
             f1 = decode_floor(path)
             ratios.append(w / ((f0 + f1) / 2))
+            cpu_ratios.append(cpu[0] / statistics.mean(LAST_FLOOR_CPU[-2:]))
             walls.append(w)
             floors += [f0, f1]
         label = f"{'one clip' if clip_s is None else f'{c} x {clip_s:g} s clips'}, OCR {'on' if ocr else 'off'}"
         print(f"analysis ({label}): median {statistics.median(ratios):.2f}x the decode floor "
               f"(ratios {', '.join(f'{r:.2f}' for r in ratios)}; analysis {', '.join(f'{x:.2f}' for x in walls)} s; "
-              f"floor {', '.join(f'{x:.2f}' for x in floors)} s)", flush=True)
+              f"floor {', '.join(f'{x:.2f}' for x in floors)} s); CPU time ratio median "
+              f"{statistics.median(cpu_ratios):.2f} ({', '.join(f'{x:.2f}' for x in cpu_ratios)}); "
+              f"load average {os.getloadavg()[0]:.1f}", flush=True)
     if args.long:
         lp = synth(os.path.join(args.dir, f"bench_{args.long}s_{args.long_height}p.mp4"), args.long, args.long_height,
                    "ultrafast")
-        ratios, walls, floors, peaks = [], [], [], []
+        ratios, walls, floors, peaks, cpu_ratios = [], [], [], [], []
         for _ in range(args.repeat):
             f0 = decode_floor(lp)
             r = child_rss(lp, args.clip_s, True, rss_every=10)
             f1 = decode_floor(lp)
             ratios.append(r["wall_s"] / ((f0 + f1) / 2))
+            cpu_ratios.append(r["cpu_s"] / statistics.mean(LAST_FLOOR_CPU[-2:]))
             walls.append(r["wall_s"])
             floors += [f0, f1]
             peaks.append(r["peak_rss_mb"])
-            print(f"  run: {r['clips']} clips, analysis {r['wall_s']:.1f} s, floor {f0:.1f}/{f1:.1f} s, "
+            print(f"  run: {r['clips']} clips, analysis {r['wall_s']:.1f} s (CPU {r['cpu_s']:.1f} s), floor "
+                  f"{f0:.1f}/{f1:.1f} s (CPU {LAST_FLOOR_CPU[-2]:.1f}/{LAST_FLOOR_CPU[-1]:.1f} s), "
+                  f"load average {os.getloadavg()[0]:.1f}, "
                   f"peak RSS every 10 clips: {', '.join(r['timeline'])}", flush=True)
         print(f"long video {args.long} s {args.long_height}p as {args.clip_s:g} s clips, OCR on: median "
               f"{statistics.median(ratios):.2f}x the decode floor (ratios {', '.join(f'{x:.2f}' for x in ratios)}; "
               f"analysis {', '.join(f'{x:.1f}' for x in walls)} s; floor {', '.join(f'{x:.1f}' for x in floors)} s); "
+              f"CPU time ratio median {statistics.median(cpu_ratios):.2f} ({', '.join(f'{x:.2f}' for x in cpu_ratios)}); "
               f"peak RSS {max(peaks):.0f} MB (runs: {', '.join(f'{x:.0f}' for x in peaks)})")
 
 

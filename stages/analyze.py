@@ -3,14 +3,18 @@
 Reads: local_path (source video), start_frame, end_frame, fps (clip rows); falls back to the
 clip file (clip_path) when the source is gone. Adds: the score columns of
 ``schemas/scores.py`` (motion + camera motion, technical quality, static overlay, OCR text,
-optional learned watermark probability, perceptual hashes). Needs: 1 CPU per actor (an
+optional learned watermark probability, perceptual hashes) and, when the aesthetics stage runs,
+the stream-only ``aesthetic_frames`` (JPEG) it consumes. Needs: 1 CPU per actor (an
 actor stage: the OCR engine and the optional watermark model load once per actor).
 
-The decoder seeks to the keyframe before ``start_frame``, decodes the span once and
-converts to pixels (swscale, ``analyze.width`` wide) only the frames some analyser asked
-for; OCR frames are additionally converted at ``analyze.ocr_width``. Analysers
-(``curate/analysers/``) keep running sums, so memory is bounded by a few frames whatever the
-clip length. Add a scorer by writing an analyser and appending it in ``build_analysers``.
+The decoder seeks to the keyframe before ``start_frame``, decodes the span once (frames no
+analyser wants are sent with ``skip_frame=NONREF``, so unreferenced B-frames are not even
+decoded), turns the frames upright (display matrix) and converts to pixels only the frames
+some analyser asked for (``analyze.width`` wide; OCR frames and the aesthetics frames from the
+same decoded frame at higher resolution). The analysers run in a second thread while the
+decoder keeps going; PP-OCR in a third. Analysers (``curate/analysers/``) keep running sums,
+so memory is bounded by a few frames whatever the clip length. Add a scorer by writing an
+analyser and appending it in ``build_analysers``.
 """
 
 from __future__ import annotations
