@@ -6,8 +6,10 @@
 Prints, measured in the same run on the same file:
   * ``ffmpeg -i X -f null -`` wall time (decode floor, FFmpeg's default threads);
   * the analyse stage's work (motion + camera, quality, overlay, pHash, and with/without
-    PP-OCR on 3 frames per clip) over the whole video as one clip and as 10 s clips
-    (one seek + decode each, as the pipeline does), and the ratio to the floor;
+    PP-OCR on 3 frames per clip) over the whole video as one clip and as 10 s clips (one
+    decoder for the video carried from clip to clip, as the analyse stage does), and the
+    ratio to the floor - wall time, and CPU time (user + sys, far less sensitive to the
+    load of a shared machine);
   * with ``--long``: the long video cut into ``--clip-s`` clips with OCR on, analysed in a
     child process (``--repeat`` bracketed runs): ratio to the floor and peak RSS (bounded
     memory check).
@@ -63,8 +65,9 @@ def decode_floor(path: str) -> float:
 
 
 def analyse(path: str, clip_s: float | None, ocr: bool, rss_every: int = 0, overlap: bool = True,
-            cpu_out: list[float] | None = None) -> tuple[float, int]:
+            cpu_out: list[float] | None = None, reuse: bool = True) -> tuple[float, int]:
     """Wall seconds and clip count of analysing ``path``; its CPU seconds go to ``cpu_out``."""
+    from curate.analysers.frames import SpanReader
     from curate.stages.analyze import analyse_span, build_analysers
 
     cfg = AnalyzeConfig(ocr=ocr)
@@ -85,8 +88,9 @@ def analyse(path: str, clip_s: float | None, ocr: bool, rss_every: int = 0, over
     c0 = _cpu(resource.RUSAGE_SELF)
     t = time.perf_counter()
     clips = 0
+    reader = SpanReader(path, cfg.width, cfg.threads) if reuse else None  # as the stage: one per video
     for a in range(0, n, step):
-        analyse_span(path, a, min(n, a + step), p.fps, an, cfg.width, cfg.threads, overlap=overlap)
+        analyse_span(path, a, min(n, a + step), p.fps, an, cfg.width, cfg.threads, overlap=overlap, reader=reader)
         clips += 1
         if rss_every and clips % rss_every == 0:
             import resource
@@ -94,6 +98,8 @@ def analyse(path: str, clip_s: float | None, ocr: bool, rss_every: int = 0, over
             print(f"rss after {clips} clips: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
                   flush=True)
     wall = time.perf_counter() - t
+    if reader is not None:
+        reader.close()
     if cpu_out is not None:
         cpu_out.append(_cpu(resource.RUSAGE_SELF) - c0)
     return wall, clips

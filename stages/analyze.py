@@ -31,7 +31,7 @@ from curate.schemas.aesthetics import AESTHETIC_FRAMES
 from curate.schemas.scores import SCORE_FIELDS
 
 from curate.analysers import Analyser
-from curate.analysers.frames import decode_span
+from curate.analysers.frames import SpanReader, file_key
 from curate.analysers.motion import MotionAnalyser
 from curate.analysers.overlay import OverlayAnalyser
 from curate.analysers.phash import PhashAnalyser
@@ -81,14 +81,17 @@ def build_analysers(cfg: AnalyzeConfig, ocr_engine: Any = None, watermark_model:
 
 
 def analyse_span(path: str, start: int, end: int, fps: float, analysers: list[Analyser], width: int = 256,
-                 threads: int = 0, overlap: bool = True, skip_unwanted: bool = True) -> dict[str, Any]:
+                 threads: int = 0, overlap: bool = True, skip_unwanted: bool = True,
+                 reader: SpanReader | None = None) -> dict[str, Any]:
     """Run ``analysers`` over frames [start, end) of ``path`` in one decode; merged results.
 
     ``overlap``: the analysers run in a second thread, in frame order, while the main thread
     keeps demuxing and feeding the decoder (OpenCV, ONNX Runtime and FFmpeg release the GIL,
     so the conversions, optical flow and OCR use the CPU time the frame-threaded decoder
     leaves idle instead of stalling it). At most ``_IN_FLIGHT`` frames wait between the two
-    threads, so memory stays bounded. ``skip_unwanted``: see :func:`decode_span`."""
+    threads, so memory stays bounded. ``skip_unwanted``: see :class:`SpanReader`.
+    ``reader``: an open :class:`SpanReader` of ``path`` to continue with (consecutive clips
+    of one video share one decoder); None = open the file for this span only."""
     n = end - start
     if n <= 0:
         raise StageError("empty_span", f"clip span {start}..{end} has no frames")
@@ -100,7 +103,21 @@ def analyse_span(path: str, start: int, end: int, fps: float, analysers: list[An
             if off in wants[a.name]:
                 a.update(off, frame)
 
-    frames = decode_span(path, start, end, fps, union, width, threads, skip_unwanted=skip_unwanted)
+    own = reader is None
+    if own:
+        reader = SpanReader(path, width, threads)
+    try:
+        _run(reader.span(start, end, fps, union, skip_unwanted), feed, overlap)
+    finally:
+        if own:
+            reader.close()
+    out: dict[str, Any] = {}
+    for a in analysers:
+        out.update(a.result())
+    return out
+
+
+def _run(frames: Any, feed: Any, overlap: bool) -> None:
     if not overlap:
         for off, frame in frames:
             feed(off, frame)
@@ -117,10 +134,6 @@ def analyse_span(path: str, start: int, end: int, fps: float, analysers: list[An
             finally:
                 for fut in pending:
                     fut.cancel()
-    out: dict[str, Any] = {}
-    for a in analysers:
-        out.update(a.result())
-    return out
 
 
 class Analyze(RowStage):
@@ -154,6 +167,22 @@ class Analyze(RowStage):
                 log.debug("analyze: %s", exc)
                 self.skipped.append(f"watermark_prob: model_unavailable: {cfg.watermark_model}")
         self.analysers = build_analysers(cfg, ocr_engine, watermark_model)
+        self.reader: SpanReader | None = None  # the current video's decoder, kept across its clips
+
+    def _reader(self, path: str) -> SpanReader:
+        """The open reader when it decodes ``path`` (the same file), else a new one."""
+        r = self.reader
+        if r is not None and not r.closed and r.path == path:
+            try:
+                if r.key == file_key(path):
+                    return r
+            except OSError:
+                pass
+        if r is not None:
+            r.close()
+        self.reader = None
+        self.reader = SpanReader(path, self.cfg.width, self.cfg.threads)
+        return self.reader
 
     def _source(self, row: dict[str, Any]) -> tuple[str, int, int]:
         src = row.get("local_path")
@@ -168,7 +197,14 @@ class Analyze(RowStage):
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         path, start, end = self._source(row)
-        res = analyse_span(path, start, end, float(row["fps"]), self.analysers, self.cfg.width, self.cfg.threads)
+        try:
+            res = analyse_span(path, start, end, float(row["fps"]), self.analysers, self.cfg.width, self.cfg.threads,
+                               reader=self._reader(path))
+        except BaseException:
+            if self.reader is not None:  # its position is unknown now: the next clip starts afresh
+                self.reader.close()
+                self.reader = None
+            raise
         row.update(res)
         skipped = list(self.skipped)
         if not self.cfg.ocr:

@@ -407,3 +407,31 @@ def test_analyser_exception_propagates_from_worker_thread(clips):
 
     with pytest.raises(ValueError, match="analyser failed"):
         analyse_span(clips["static"], 0, N, FPS, [Boom()])
+
+
+def test_span_reader_serves_consecutive_clips_without_seeking(samples, clips, tmp_path):
+    """One decoder per video: consecutive spans continue without a seek, a span behind or far
+    ahead seeks; every span's wanted frames equal a fresh decode of that span alone."""
+    from curate.analysers.frames import SpanReader
+
+    path = samples["bikes"].path
+    wanted = {0, 1, 5, 17, 30, 31}
+    with SpanReader(path) as r:
+        for start, end, seeks in ((0, 40, 0), (40, 95, 0), (95, 180, 0), (190, 250, 0), (30, 60, 1), (60, 90, 1)):
+            w = {o for o in wanted if o < end - start}
+            got = {o: f.gray.copy() for o, f in r.span(start, end, 25.0, w)}
+            ref = {o: f.gray.copy() for o, f in decode_span(path, start, end, 25.0, w, 256)}
+            assert sorted(got) == sorted(ref) == sorted(w), (start, end)
+            assert all(np.array_equal(got[o], ref[o]) for o in w), (start, end)
+            assert r.seeks == seeks, (start, end)
+    # the stage keeps one reader for the clips of a video: same scores as separate decodes
+    ctx = RunContext(run_id="t", output_dir=str(tmp_path), work_dir=str(tmp_path))
+    cfg = AnalyzeConfig(ocr=False)
+    stage = Analyze(cfg, ctx)
+    rows = [{"record": "clip", "status": "ok", "local_path": clips["fast_left"], "start_frame": a, "end_frame": b,
+             "fps": float(FPS)} for a, b in ((0, 20), (20, 41), (41, 60))]
+    outs = [stage.process(dict(r)) for r in rows]
+    assert stage.reader is not None and stage.reader.seeks == 0
+    for r, out in zip(rows, outs):
+        ref = analyse_span(r["local_path"], r["start_frame"], r["end_frame"], FPS, build_analysers(cfg), cfg.width)
+        assert {k: out[k] for k in ref} == ref
