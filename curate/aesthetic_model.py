@@ -123,25 +123,30 @@ class AestheticScorer:
         return emb.cpu().numpy().astype(np.float32), scores
 
 
-def sample_frames(path: str, n: int, start: int = 0, end: int | None = None) -> list[np.ndarray]:
-    """``n`` RGB frames spread evenly over frames [start, end) of ``path`` (first/.../last)."""
+def sample_frames(path: str, n: int, start: int = 0, end: int | None = None, min_side: int = 448) -> list[np.ndarray]:
+    """``n`` RGB frames spread evenly over frames [start, end) of ``path`` (first/.../last),
+    upright (display rotation applied) and box-filtered so the shorter side is ``min_side``
+    (2x CLIP's 224 input: the model's own resize sees the same picture, at a fraction of the
+    cost of full-resolution frames).
+
+    One seek + decode of the span (:func:`curate.analysers.frames.decode_span`: packets of
+    frames nobody asked for are sent with ``skip_frame=NONREF``); only the picked frames are
+    converted. Frame indices are timestamp-based, as everywhere else."""
+    from curate.analysers.frames import decode_span, spread_picks
     from curate.media import open_video
 
     with open_video(path) as (c, vs):
+        rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+        fps = float(rate) if rate else 0.0
         total = (end if end is not None else (vs.frames or 0)) - start
         if total <= 0:
-            total = sum(1 for _ in c.decode(vs))
-            c.seek(0)
-        picks = sorted({start + int(round(i * (total - 1) / max(1, n - 1))) for i in range(n)}) if n > 1 else [start + total // 2]
-        out: list[np.ndarray] = []
-        want = iter(picks)
-        nxt = next(want, None)
-        for i, frame in enumerate(c.decode(vs)):
-            if nxt is None:
-                break
-            if i == nxt:
-                out.append(frame.to_ndarray(format="rgb24"))
-                nxt = next(want, None)
+            total = sum(1 for _ in c.decode(vs)) - start
+    picks = spread_picks(total, n)
+    if not picks or fps <= 0:
+        return []
+    out: list[np.ndarray] = []
+    for _off, fr in decode_span(path, start, start + total, fps, set(picks), 256):
+        out.append(np.ascontiguousarray(fr.short_side(min_side)[..., ::-1]))
     return out
 
 

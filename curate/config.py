@@ -517,6 +517,10 @@ class AnalyzeConfig(Section):
         None, description="Learned watermark classifier: local .onnx file, or HF id/folder (loaded offline). None = off."
     )
     watermark_frames: int = Field(3, ge=1, description="Frames per clip given to the watermark classifier.")
+    aesthetic_frames: int | None = Field(
+        None, ge=0, le=32, description="Frames per clip (first..last) sampled from this stage's decode and handed to the "
+        "aesthetics stage as JPEG, so it does not decode the clip again. None = aesthetics.frames when the aesthetics "
+        "stage is enabled, else 0; 0 = never (aesthetics decodes the clip itself).")
     threads: int = Field(0, ge=0, description="Decoder threads (0 = FFmpeg default).")
     num_cpus: float = Field(1.0, gt=0, description="CPUs reserved per analyse actor.")
     concurrency: int | None = Field(None, ge=1, description="Analyse actors (None = ray.video_concurrency, else CPUs // 2).")
@@ -606,6 +610,13 @@ class Config(Section):
     output: OutputConfig = Field(default_factory=OutputConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+
+    @model_validator(mode="after")
+    def _share_aesthetic_frames(self) -> Config:
+        """analyze.aesthetic_frames = None: sample exactly what the aesthetics stage would, when it runs."""
+        if self.analyze.aesthetic_frames is None:
+            self.analyze.aesthetic_frames = self.aesthetics.frames if self.aesthetics.enabled else 0
+        return self
 
     def hash(self) -> str:
         """Stable hash of the settings that change the shards (ray/output/report/train settings excluded)."""

@@ -133,11 +133,18 @@ class RowStage(Stage):
                 # the time goes on the row of this stage's level: one video row for video
                 # stages (even when they emit clips), each clip row for clip stages
                 if r.get("record", "video") == self.level:
-                    timings = dict(r.get("stage_seconds") or {})
-                    timings[self.name] = timings.get(self.name, 0.0) + dt
-                    r["stage_seconds"] = timings
+                    add_stage_seconds(r, self.name, dt)
             out.extend(rows)
         return rows_to_table(out, batch.schema, self.adds)
+
+
+def add_stage_seconds(row: dict[str, Any], stage: str, seconds: float) -> None:
+    """Add ``seconds`` of ``stage`` work to the row's ``stage_seconds`` map (summed by the
+    run summary and report). RowStage does this per row; actor stages with their own
+    ``__call__`` (batched models) call it with each row's share of the batch."""
+    timings = dict(row.get("stage_seconds") or {})
+    timings[stage] = timings.get(stage, 0.0) + seconds
+    row["stage_seconds"] = timings
 
 
 def rows_to_table(rows: list[dict[str, Any]], schema: pa.Schema, adds: tuple[pa.Field, ...] = ()) -> pa.Table:

@@ -16,3 +16,10 @@ AESTHETIC_FIELDS: list[pa.Field] = [
     field("aesthetic_status", pa.string(), "ok | skipped (model unavailable) | failed (frames could not be read)."),
     field("aesthetic_error", pa.string(), "Why aesthetic_status is not ok (what to do is in the run log)."),
 ]
+
+# Stream-only (never written to shards): the few frames the analyse stage samples for the
+# aesthetics stage from its own decode (analyze.aesthetic_frames); aesthetics consumes and
+# drops them, and decodes the clip itself when they are absent.
+AESTHETIC_FRAMES = field("aesthetic_frames", pa.list_(pa.binary()),
+                         "Stream-only: JPEG frames (first..last of the clip, upright, 448 px shorter side) "
+                         "sampled by the analyse stage for the aesthetics stage.")

@@ -3,14 +3,18 @@
 Reads: local_path (source video), start_frame, end_frame, fps (clip rows); falls back to the
 clip file (clip_path) when the source is gone. Adds: the score columns of
 ``schemas/scores.py`` (motion + camera motion, technical quality, static overlay, OCR text,
-optional learned watermark probability, perceptual hashes). Needs: 1 CPU per actor (an
+optional learned watermark probability, perceptual hashes) and, when the aesthetics stage runs,
+the stream-only ``aesthetic_frames`` (JPEG) it consumes. Needs: 1 CPU per actor (an
 actor stage: the OCR engine and the optional watermark model load once per actor).
 
-The decoder seeks to the keyframe before ``start_frame``, decodes the span once and
-converts to pixels (swscale, ``analyze.width`` wide) only the frames some analyser asked
-for; OCR frames are additionally converted at ``analyze.ocr_width``. Analysers
-(``curate/analysers/``) keep running sums, so memory is bounded by a few frames whatever the
-clip length. Add a scorer by writing an analyser and appending it in ``build_analysers``.
+The decoder seeks to the keyframe before ``start_frame``, decodes the span once (frames no
+analyser wants are sent with ``skip_frame=NONREF``, so unreferenced B-frames are not even
+decoded), turns the frames upright (display matrix) and converts to pixels only the frames
+some analyser asked for (``analyze.width`` wide; OCR frames and the aesthetics frames from the
+same decoded frame at higher resolution). The analysers run in a second thread while the
+decoder keeps going; PP-OCR in a third. Analysers (``curate/analysers/``) keep running sums,
+so memory is bounded by a few frames whatever the clip length. Add a scorer by writing an
+analyser and appending it in ``build_analysers``.
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ import functools
 import logging
 import os
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from curate.schemas.aesthetics import AESTHETIC_FRAMES
 from curate.schemas.scores import SCORE_FIELDS
 
 from curate.analysers import Analyser
-from curate.analysers.frames import decode_span
+from curate.analysers.frames import SpanReader, file_key
 from curate.analysers.motion import MotionAnalyser
 from curate.analysers.overlay import OverlayAnalyser
 from curate.analysers.phash import PhashAnalyser
@@ -33,6 +40,7 @@ from curate.config import AnalyzeConfig
 from curate.stage import Resources, RowStage, RunContext, StageError
 
 log = logging.getLogger("curate")
+_IN_FLIGHT = 8  # decoded frames queued for the analyser thread (bounds memory: ~25 MB at 1080p)
 
 
 @functools.lru_cache(maxsize=8)
@@ -65,32 +73,74 @@ def build_analysers(cfg: AnalyzeConfig, ocr_engine: Any = None, watermark_model:
         from curate.analysers.watermark import WatermarkAnalyser
 
         out.append(WatermarkAnalyser(watermark_model, cfg.watermark_frames, cfg.ocr_width))
+    if cfg.aesthetic_frames:
+        from curate.analysers.shared_frames import AestheticFramesAnalyser
+
+        out.append(AestheticFramesAnalyser(cfg.aesthetic_frames))
     return out
 
 
 def analyse_span(path: str, start: int, end: int, fps: float, analysers: list[Analyser], width: int = 256,
-                 threads: int = 0) -> dict[str, Any]:
-    """Run ``analysers`` over frames [start, end) of ``path`` in one decode; merged results."""
+                 threads: int = 0, overlap: bool = True, skip_unwanted: bool = True,
+                 reader: SpanReader | None = None) -> dict[str, Any]:
+    """Run ``analysers`` over frames [start, end) of ``path`` in one decode; merged results.
+
+    ``overlap``: the analysers run in a second thread, in frame order, while the main thread
+    keeps demuxing and feeding the decoder (OpenCV, ONNX Runtime and FFmpeg release the GIL,
+    so the conversions, optical flow and OCR use the CPU time the frame-threaded decoder
+    leaves idle instead of stalling it). At most ``_IN_FLIGHT`` frames wait between the two
+    threads, so memory stays bounded. ``skip_unwanted``: see :class:`SpanReader`.
+    ``reader``: an open :class:`SpanReader` of ``path`` to continue with (consecutive clips
+    of one video share one decoder); None = open the file for this span only."""
     n = end - start
     if n <= 0:
         raise StageError("empty_span", f"clip span {start}..{end} has no frames")
     wants = {a.name: a.start(n, fps) for a in analysers}
     union = set().union(*wants.values())
-    for off, frame in decode_span(path, start, end, fps, union, width, threads):
+
+    def feed(off: int, frame: Any) -> None:
         for a in analysers:
             if off in wants[a.name]:
                 a.update(off, frame)
+
+    own = reader is None
+    if own:
+        reader = SpanReader(path, width, threads)
+    try:
+        _run(reader.span(start, end, fps, union, skip_unwanted), feed, overlap)
+    finally:
+        if own:
+            reader.close()
     out: dict[str, Any] = {}
     for a in analysers:
         out.update(a.result())
     return out
 
 
+def _run(frames: Any, feed: Any, overlap: bool) -> None:
+    if not overlap:
+        for off, frame in frames:
+            feed(off, frame)
+    else:
+        with ThreadPoolExecutor(1, thread_name_prefix="curate-analyse") as pool:
+            pending: deque[Future] = deque()
+            try:
+                for off, frame in frames:
+                    pending.append(pool.submit(feed, off, frame))
+                    while len(pending) > _IN_FLIGHT:
+                        pending.popleft().result()  # re-raises an analyser's exception here
+                while pending:
+                    pending.popleft().result()
+            finally:
+                for fut in pending:
+                    fut.cancel()
+
+
 class Analyze(RowStage):
     name = "analyze"
     level = "clip"
     requires = ("local_path", "start_frame", "end_frame", "fps")
-    adds = tuple(SCORE_FIELDS)
+    adds = (*SCORE_FIELDS, AESTHETIC_FRAMES)  # aesthetic_frames: stream-only, for the aesthetics stage
 
     cfg: AnalyzeConfig
 
@@ -117,6 +167,22 @@ class Analyze(RowStage):
                 log.debug("analyze: %s", exc)
                 self.skipped.append(f"watermark_prob: model_unavailable: {cfg.watermark_model}")
         self.analysers = build_analysers(cfg, ocr_engine, watermark_model)
+        self.reader: SpanReader | None = None  # the current video's decoder, kept across its clips
+
+    def _reader(self, path: str) -> SpanReader:
+        """The open reader when it decodes ``path`` (the same file), else a new one."""
+        r = self.reader
+        if r is not None and not r.closed and r.path == path:
+            try:
+                if r.key == file_key(path):
+                    return r
+            except OSError:
+                pass
+        if r is not None:
+            r.close()
+        self.reader = None
+        self.reader = SpanReader(path, self.cfg.width, self.cfg.threads)
+        return self.reader
 
     def _source(self, row: dict[str, Any]) -> tuple[str, int, int]:
         src = row.get("local_path")
@@ -131,7 +197,14 @@ class Analyze(RowStage):
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         path, start, end = self._source(row)
-        res = analyse_span(path, start, end, float(row["fps"]), self.analysers, self.cfg.width, self.cfg.threads)
+        try:
+            res = analyse_span(path, start, end, float(row["fps"]), self.analysers, self.cfg.width, self.cfg.threads,
+                               reader=self._reader(path))
+        except BaseException:
+            if self.reader is not None:  # its position is unknown now: the next clip starts afresh
+                self.reader.close()
+                self.reader = None
+            raise
         row.update(res)
         skipped = list(self.skipped)
         if not self.cfg.ocr:

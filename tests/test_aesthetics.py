@@ -74,6 +74,9 @@ def test_stage_fills_columns(tiny_ckpt, samples, tmp_path):
     assert all(r["aesthetic_status"] == "ok" for r in clips)
     assert all(len(r["clip_embedding"]) == 32 and isinstance(r["aesthetic_score"], float) for r in clips)
     assert out[-1].get("aesthetic_status") is None  # video records untouched
+    # timed like RowStage stages: each clip carries its frames + share of the forward pass
+    assert all(dict(r["stage_seconds"])["aesthetics"] > 0 for r in clips)
+    assert not dict(out[-1].get("stage_seconds") or []).get("aesthetics")
     for f in AESTHETIC_FIELDS:
         assert stage(pa.Table.from_pylist(rows, schema=stream_schema())).schema.field(f.name).type == f.type
     # different clips, different embeddings
@@ -96,3 +99,44 @@ def test_missing_head_file_is_reported(tiny_ckpt, tmp_path, samples):
     stage = Aesthetics(cfg, RunContext("r", str(tmp_path), str(tmp_path)))
     assert stage.unavailable and "head_path" in stage.unavailable
     assert os.path.exists(ckpt)
+
+
+def test_frames_shared_by_the_analyse_stage(tiny_ckpt, samples, tmp_path, monkeypatch):
+    """analyze samples the aesthetics frames from its own decode; aesthetics then scores them
+    without decoding (and drops the stream-only column); without them it decodes itself."""
+    from curate.config import AnalyzeConfig, Config
+    from curate.media import probe
+    from curate.stages.analyze import Analyze
+
+    import curate.stages.aesthetics as aes_stage
+
+    # the shared sampling is on exactly when both stages run, with the aesthetics frame count
+    assert Config().analyze.aesthetic_frames == 0
+    both = Config.model_validate({"aesthetics": {"enabled": True, "frames": 4}})
+    assert both.analyze.aesthetic_frames == 4
+    assert Config.model_validate({"aesthetics": {"enabled": True}, "analyze": {"aesthetic_frames": 0}}
+                                 ).analyze.aesthetic_frames == 0
+
+    ckpt, head = tiny_ckpt
+    ctx = RunContext("r", str(tmp_path), str(tmp_path))
+    fps = probe(samples["bikes"].path).fps
+    analyze = Analyze(AnalyzeConfig(ocr=False, overlay=False, aesthetic_frames=3), ctx)
+    rows = [analyze.process({**r, "fps": fps}) for r in _clip_rows(samples)]
+    assert all(len(r["aesthetic_frames"]) == 3 and r["aesthetic_frames"][0][:2] == b"\xff\xd8" for r in rows)
+    schema = pa.schema(list(stream_schema()) + [pa.field("aesthetic_frames", pa.list_(pa.binary()))])
+    cfg = AestheticsConfig(enabled=True, model="tiny-clip", pretrained=ckpt, head_path=head, device="cpu")
+    stage = Aesthetics(cfg, ctx)
+    own = {r["clip_id"]: r for r in stage(pa.Table.from_pylist(_clip_rows(samples), schema=stream_schema())).to_pylist()}
+
+    def no_decode(*a, **k):
+        raise AssertionError("aesthetics decoded although the analyse stage shared its frames")
+
+    monkeypatch.setattr(aes_stage, "sample_frames", no_decode)
+    out_tbl = stage(pa.Table.from_pylist(rows, schema=schema))
+    assert "aesthetic_frames" not in out_tbl.column_names  # consumed, never reaches the shards
+    for r in out_tbl.to_pylist():
+        assert r["aesthetic_status"] == "ok"
+        ref = own[r["clip_id"]]
+        # same frames (upright, 448 px short side) up to JPEG q95: the same embedding and score
+        assert float(np.dot(r["clip_embedding"], ref["clip_embedding"])) > 0.995
+        assert r["aesthetic_score"] == pytest.approx(ref["aesthetic_score"], abs=0.05)

@@ -334,3 +334,104 @@ def test_watermark_onnx_model_loads_and_scores(clips, tmp_path):
         {"local_path": clips["static"], "start_frame": 0, "end_frame": N, "fps": 25.0})
     assert 0.0 < out["watermark_prob"] < 1.0
     assert not any(s.startswith("watermark_prob") for s in out["scores_skipped"])
+
+
+# -- display rotation ----------------------------------------------------------------------------
+def test_display_rotation_applied_to_analysis(clips, tmp_path):
+    """A phone-style file (display matrix, pixels stored sideways) is analysed as displayed:
+    a horizontal pan stored with a 90-degree display rotation is a tilt on screen. Ground
+    truth: the same file re-encoded by ffmpeg with autorotate (upright pixels, no matrix)."""
+    rotated, upright = str(tmp_path / "rot90.mp4"), str(tmp_path / "upright.mp4")
+    run_ffmpeg(["-i", clips["fast_right"], "-c", "copy", "-metadata:s:v:0", "rotate=90", rotated])
+    run_ffmpeg(["-i", rotated, "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", upright])
+    import av
+
+    with av.open(rotated) as c:
+        assert round(next(c.decode(video=0)).rotation) % 360 != 0  # the matrix is really there
+    with av.open(upright) as c:
+        f = next(c.decode(video=0))
+        assert (f.width, f.height, round(f.rotation or 0)) == (H, W, 0)  # autorotated: portrait pixels
+    cfg = AnalyzeConfig(ocr=False)
+    res = {k: analyse_span(p, 0, N, FPS, build_analysers(cfg), cfg.width)
+           for k, p in (("control", clips["fast_right"]), ("rotated", rotated), ("upright", upright))}
+    assert res["control"]["camera_motion"] == "pan_right"  # the non-rotated control stays a pan
+    assert res["upright"]["camera_motion"] == "tilt_up"
+    assert res["rotated"]["camera_motion"] == "tilt_up"
+    # normalised by the displayed width (180 px, analysed at 180 wide): same numbers as upright
+    for key in ("camera_tilt", "motion_score"):
+        assert res["rotated"][key] == pytest.approx(res["upright"][key], rel=0.1), key
+    assert abs(res["rotated"]["camera_pan"]) < 0.2 * abs(res["rotated"]["camera_tilt"])
+    # analysis frames are upright and have the displayed size; pixels match the autorotated file
+    rot = {o: f.gray for o, f in decode_span(rotated, 0, N, FPS, {0, 30}, 256)}
+    upr = {o: f.gray for o, f in decode_span(upright, 0, N, FPS, {0, 30}, 256)}
+    for o in (0, 30):
+        assert rot[o].shape == upr[o].shape == (W, H)
+        assert np.abs(rot[o].astype(int) - upr[o]).mean() < 4, o  # upright's re-encode loss only
+
+
+def test_skipping_unwanted_frames_and_overlap_change_nothing(clips):
+    """Packets of unwanted frames go to the decoder with skip_frame=NONREF (B-frames nobody
+    references are dropped) and the analysers run in a second thread: the wanted frames must
+    be bit-identical to a full sequential decode, and the scores identical to a serial run."""
+    import av
+
+    path = clips["fast_left"]
+    with av.open(path) as c:
+        assert c.streams.video[0].codec_context.has_b_frames  # x264 veryfast: the skip is exercised
+    wanted = {3, 4, 17, 30, 31, 58}
+    full = {o: f.gray.copy() for o, f in decode_span(path, 0, N, FPS, set(range(N)), 256, skip_unwanted=False)}
+    for start in (0, 9):
+        got = {o + start: f.gray.copy() for o, f in decode_span(path, start, N, FPS, wanted, 256)}
+        assert sorted(got) == sorted(w + start for w in wanted if w + start < N)
+        for idx, g in got.items():
+            assert np.array_equal(g, full[idx]), idx
+    cfg = AnalyzeConfig(ocr=False)
+    for name in ("fast_left", "shaky", "zoom_in"):
+        a = analyse_span(clips[name], 0, N, FPS, build_analysers(cfg), cfg.width)
+        b = analyse_span(clips[name], 0, N, FPS, build_analysers(cfg), cfg.width, overlap=False, skip_unwanted=False)
+        assert a == b, name
+
+
+def test_analyser_exception_propagates_from_worker_thread(clips):
+    class Boom:
+        name = "boom"
+
+        def start(self, n, fps):
+            return {5}
+
+        def update(self, i, frame):
+            raise ValueError("analyser failed")
+
+        def result(self):
+            return {}
+
+    with pytest.raises(ValueError, match="analyser failed"):
+        analyse_span(clips["static"], 0, N, FPS, [Boom()])
+
+
+def test_span_reader_serves_consecutive_clips_without_seeking(samples, clips, tmp_path):
+    """One decoder per video: consecutive spans continue without a seek, a span behind or far
+    ahead seeks; every span's wanted frames equal a fresh decode of that span alone."""
+    from curate.analysers.frames import SpanReader
+
+    path = samples["bikes"].path
+    wanted = {0, 1, 5, 17, 30, 31}
+    with SpanReader(path) as r:
+        for start, end, seeks in ((0, 40, 0), (40, 95, 0), (95, 180, 0), (190, 250, 0), (30, 60, 1), (60, 90, 1)):
+            w = {o for o in wanted if o < end - start}
+            got = {o: f.gray.copy() for o, f in r.span(start, end, 25.0, w)}
+            ref = {o: f.gray.copy() for o, f in decode_span(path, start, end, 25.0, w, 256)}
+            assert sorted(got) == sorted(ref) == sorted(w), (start, end)
+            assert all(np.array_equal(got[o], ref[o]) for o in w), (start, end)
+            assert r.seeks == seeks, (start, end)
+    # the stage keeps one reader for the clips of a video: same scores as separate decodes
+    ctx = RunContext(run_id="t", output_dir=str(tmp_path), work_dir=str(tmp_path))
+    cfg = AnalyzeConfig(ocr=False)
+    stage = Analyze(cfg, ctx)
+    rows = [{"record": "clip", "status": "ok", "local_path": clips["fast_left"], "start_frame": a, "end_frame": b,
+             "fps": float(FPS)} for a, b in ((0, 20), (20, 41), (41, 60))]
+    outs = [stage.process(dict(r)) for r in rows]
+    assert stage.reader is not None and stage.reader.seeks == 0
+    for r, out in zip(rows, outs):
+        ref = analyse_span(r["local_path"], r["start_frame"], r["end_frame"], FPS, build_analysers(cfg), cfg.width)
+        assert {k: out[k] for k in ref} == ref

@@ -2,6 +2,9 @@
 
 Runs on ``frames`` frames spread over the clip, decoded at up to ``max_width`` pixels wide
 (the same decode as every other analyser: only those frames are converted at that size).
+The engine runs in a thread of its own (``update`` only converts the frame and queues it;
+``result`` waits): a 40 ms PP-OCR call then never stalls the decoder or the other
+analysers, and at most ``frames`` images of ``max_width`` wait per clip.
 
 * ``text_area_ratio`` - mean over the OCR frames of the fraction of the frame covered by
   recognised text boxes (union of the box polygons, so overlaps are not counted twice).
@@ -14,6 +17,7 @@ default :class:`RapidOcrEngine` is loaded once per actor by the analyse stage.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import cv2
@@ -44,10 +48,16 @@ class RapidOcrEngine:
 class OcrAnalyser:
     name = "ocr"
 
-    def __init__(self, engine: TextEngine, frames: int = 3, max_width: int = 640, max_texts: int = 32) -> None:
+    def __init__(self, engine: TextEngine, frames: int = 3, max_width: int = 640, max_texts: int = 32,
+                 background: bool = True) -> None:
         self.engine, self.k, self.max_width, self.max_texts = engine, frames, max_width, max_texts
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="curate-ocr") if background else None
+        self.pending: list[Future] = []
 
     def start(self, n: int, fps: float) -> set[int]:
+        for fut in self.pending:  # an interrupted clip (decode error): drop its work
+            fut.cancel()
+        self.pending = []
         self.frames = set(evenly_spaced(n, self.k))
         self.areas: list[float] = []
         self.boxes = 0
@@ -58,7 +68,12 @@ class OcrAnalyser:
         if i not in self.frames:
             return
         img = frame.hires(self.max_width)
-        found = self.engine(img)
+        if self.pool is None:
+            self._add(img, self.engine(img))
+        else:
+            self.pending.append(self.pool.submit(lambda im=img: (im, self.engine(im))))
+
+    def _add(self, img: np.ndarray, found: list[tuple[Any, str, float]]) -> None:
         mask = np.zeros(img.shape[:2], np.uint8)
         for box, text, _score in found:
             cv2.fillPoly(mask, [np.round(np.asarray(box, np.float32)).astype(np.int32)], 1)
@@ -69,6 +84,9 @@ class OcrAnalyser:
         self.boxes = max(self.boxes, len(found))
 
     def result(self) -> dict[str, Any]:
+        pending, self.pending = self.pending, []
+        for fut in pending:  # in frame order: ocr_texts keep their order of appearance
+            self._add(*fut.result())
         if not self.areas:
             return {"text_area_ratio": None, "ocr_boxes": None, "ocr_texts": None}
         return {"text_area_ratio": float(np.mean(self.areas)), "ocr_boxes": self.boxes, "ocr_texts": list(self.texts)}
