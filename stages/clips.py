@@ -1,6 +1,6 @@
 """clips: shots -> clip spans -> clip files + thumbnails; emits one row per clip.
 
-Reads: video_id, local_path, fps, num_frames, cut_frames, width, height. Adds: num_clips
+Reads: video_id, local_path, fps, num_frames, cut_frames, width, height, rotation. Adds: num_clips
 on the video record, and one ``record='clip'`` row per clip (see ``schemas/clip.py``).
 Needs: 1 CPU (ffmpeg encode).
 
@@ -70,7 +70,7 @@ def _even(x: float) -> int:
 
 class Clips(RowStage):
     name = "clips"
-    requires = ("video_id", "local_path", "fps", "num_frames", "cut_frames", "width", "height")
+    requires = ("video_id", "local_path", "fps", "num_frames", "cut_frames", "width", "height", "rotation")
     adds = tuple(f for f in VIDEOS if f.name == "num_clips") + tuple(CLIPS)
 
     cfg: ClipsConfig
@@ -166,8 +166,14 @@ class Clips(RowStage):
         fps = row["fps"]
         spans = compute_spans(row.get("cut_frames") or [], row["num_frames"], fps, self.cfg)
         vid = row["video_id"]
-        w, h = self._size(row["width"], row["height"])
-        scaled = (w, h) != (row["width"], row["height"])
+        # ffmpeg re-encodes autorotate: the clip file holds the DISPLAYED picture (a 90/270-degree
+        # phone video becomes portrait), so sizes and `scale=` are in displayed dims; a stream
+        # copy keeps the coded pixels and the display matrix
+        w0, h0 = row["width"], row["height"]
+        if (row.get("rotation") or 0) % 180 == 90 and self.cfg.codec != "copy":
+            w0, h0 = h0, w0
+        w, h = self._size(w0, h0)
+        scaled = (w, h) != (w0, h0)
         clips: list[dict[str, Any]] = []
         sub = f"{vid[:2]}/{vid}"
         ids = [clip_id(vid, sp.start, sp.end) for sp in spans]

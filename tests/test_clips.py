@@ -1,0 +1,49 @@
+"""Clip files of phone-style video: the display matrix is honoured in the clip files and columns."""
+
+from __future__ import annotations
+
+import pytest
+
+from curate.config import ClipsConfig
+from curate.media import probe, run_ffmpeg
+from curate.stage import RunContext
+from curate.stages.clips import Clips
+
+
+@pytest.fixture(scope="module")
+def rotated(tmp_path_factory):
+    """A 320x180 (coded, landscape) 2 s video carrying a 90-degree display rotation: a portrait phone clip."""
+    d = tmp_path_factory.mktemp("rot")
+    plain, rot = str(d / "plain.mp4"), str(d / "rot90.mp4")
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "2", "-c:v", "libx264",
+                "-preset", "ultrafast", "-pix_fmt", "yuv420p", plain])
+    run_ffmpeg(["-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=90", rot])
+    return rot
+
+
+def _clip_rows(path: str, tmp_path, **cfg):
+    p = probe(path)
+    assert p.rotation % 180 == 90 and (p.width, p.height) == (320, 180)  # the matrix is really there
+    row = {"video_id": "v" * 32, "local_path": path, "fps": p.fps, "num_frames": p.num_frames, "cut_frames": [],
+           "width": p.width, "height": p.height, "rotation": p.rotation}
+    stage = Clips(ClipsConfig(min_s=1.0, **cfg), RunContext("r", str(tmp_path / "out"), str(tmp_path / "work")))
+    out = stage.process(row)
+    clips = [r for r in out if r.get("record") == "clip"]
+    assert clips and all(c["status"] == "ok" for c in clips), clips
+    return clips
+
+
+@pytest.mark.parametrize("max_height,expect", [(None, (180, 320)), (160, (90, 160))])
+def test_rotated_source_gives_upright_clips_with_displayed_size(rotated, tmp_path, max_height, expect):
+    clips = _clip_rows(rotated, tmp_path, max_height=max_height)
+    for c in clips:
+        assert (c["width"], c["height"]) == expect  # the columns are the displayed size...
+        f = probe(str(tmp_path / "out" / c["clip_path"]))
+        assert (f.width, f.height, f.rotation % 360) == (*expect, 0)  # ...and the file's: upright, not squashed
+
+
+def test_stream_copy_keeps_coded_size_and_matrix(rotated, tmp_path):
+    clips = _clip_rows(rotated, tmp_path, codec="copy")
+    f = probe(str(tmp_path / "out" / clips[0]["clip_path"]))
+    assert (clips[0]["width"], clips[0]["height"]) == (f.width, f.height) == (320, 180)
+    assert f.rotation % 180 == 90
