@@ -147,6 +147,13 @@ def add_stage_seconds(row: dict[str, Any], stage: str, seconds: float) -> None:
     row["stage_seconds"] = timings
 
 
+def share_stage_seconds(rows: list[dict[str, Any]], stage: str, level: str, seconds: float) -> None:
+    """Split a batched call's wall ``seconds`` equally over the batch's rows of ``level``."""
+    mine = [r for r in rows if r.get("record", level) == level]
+    for r in mine:
+        add_stage_seconds(r, stage, seconds / len(mine))
+
+
 def rows_to_table(rows: list[dict[str, Any]], schema: pa.Schema, adds: tuple[pa.Field, ...] = ()) -> pa.Table:
     """Build a table with ``schema`` plus the ``adds`` fields (stable types across batches)."""
     fields = list(schema)

@@ -15,6 +15,7 @@ caption_status='skipped' with the reason; nothing is invented.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pyarrow as pa
@@ -24,7 +25,7 @@ from curate.captioners import Captioner, ModelUnavailable, load_captioner
 from curate.captioners.hierarchy import ClipJob, Hierarchy
 from curate.captioners.prompts import load_prompts
 from curate.config import CaptionsConfig
-from curate.stage import Resources, RunContext, Stage, rows_to_table
+from curate.stage import Resources, RunContext, Stage, rows_to_table, share_stage_seconds
 
 log = logging.getLogger("curate")
 _REPORTED: set[str] = set()  # one clear message per process, not one per batch
@@ -66,6 +67,7 @@ class Captions(Stage):
         return row.get("record") == "clip" and row.get("status") == "ok" and not row.get("caption_status")
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        t0 = time.perf_counter()
         rows = batch.to_pylist()
         todo = [r for r in rows if self._eligible(r)]
         ready = [r for r in todo if r.get("caption_frames")]
@@ -93,6 +95,7 @@ class Captions(Stage):
                 r.update(cols)
         for r in rows:
             r.pop("caption_frames", None)
+        share_stage_seconds(rows, self.name, self.level, time.perf_counter() - t0)
         names = [n for n in batch.schema.names if n != "caption_frames"]
         return rows_to_table(rows, pa.schema([batch.schema.field(n) for n in names]), self.adds)
 

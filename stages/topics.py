@@ -15,6 +15,7 @@ query; else ``none`` (topic columns null).
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ import pyarrow as pa
 
 from curate.config import ConfigError, TopicsConfig
 from curate.schemas.topics import TOPIC_CLIP_FIELDS
-from curate.stage import Resources, RunContext, Stage, rows_to_table
+from curate.stage import Resources, RunContext, Stage, rows_to_table, share_stage_seconds
 from curate.storage import Output
 from curate.topics.embed import Embedder, load_embedder
 from curate.topics.fit import load_topics
@@ -107,6 +108,8 @@ class AssignTopics(Stage):
         return self._embedder.encode(texts)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        t0 = time.perf_counter()
         rows = batch.to_pylist()
         assign_rows(rows, self.topics, self._embed, self.cfg.assign.caption_columns, self.cfg.assign.min_similarity)
+        share_stage_seconds(rows, self.name, self.level, time.perf_counter() - t0)
         return rows_to_table(rows, batch.schema, self.adds)

@@ -63,6 +63,7 @@ def test_pipeline_with_tiny_vlm(samples, make_cfg, ray_local, tiny_vlm):
     [stats] = s.captions
     assert stats["backend"] == "transformers" and stats["clips"] == len(rows)
     assert stats["clips_per_s"] > 0 and stats["output_tokens_per_s"] > 0
+    assert s.stage_seconds.get("captions", 0) > 0  # the batched actor stage is timed like row stages
 
 
 def test_bad_prompt_file_is_a_config_error(tmp_path):

@@ -231,7 +231,8 @@ def test_assignment_round_trip_through_shards(tmp_path, embedder):
         {"record": "video", "video_id": "v2", "status": "ok", "num_clips": 1},
         {"record": "clip", "clip_id": "c4", "video_id": "v2", "status": "ok"},
     ]
-    out = stage(pa.Table.from_pylist(rows, schema=schema)).to_pylist()
+    out_table = stage(pa.Table.from_pylist(rows, schema=schema))
+    out = out_table.to_pylist()
     by = {r.get("clip_id"): r for r in out}
     ocean = by["c1"]["topic_name"]
     assert by["c1"]["topic_method"] == "caption" and by["c1"]["topic_similarity"] > 0.3
@@ -246,7 +247,7 @@ def test_assignment_round_trip_through_shards(tmp_path, embedder):
     assert embedder.calls == calls and no_caps[1]["topic_method"] == "query"
     # round trip: shards written by the ShardWriter keep the topic columns, DuckDB sees them
     w = ShardWriter(Output(str(tmp_path / "out")), "r", "h", 100, 100)
-    w.add(pa.Table.from_pylist(out))
+    w.add(out_table)
     w.flush(final=True)
     st = collection_status(str(tmp_path / "out"))
     assert st.counts == {by["c1"]["topic_id"]: 1, q: 1} or st.counts == {q: 2}
@@ -433,6 +434,7 @@ def test_run_collects_under_quota_topics_and_assigns_clips(tmp_path, monkeypatch
     # sea turtle asks for 2 results (a, b); dragon castle gets (a, d) and a is already taken
     assert sorted(LocalFilesSearch.calls) == [("ytsearch2:dragon castle", 2), ("ytsearch2:sea turtle", 2)]
     assert s1.videos_ok == 3 and s1.clips_ok == 3  # one 2-s shot per video
+    assert s1.stage_seconds.get("topics", 0) > 0  # the batched actor stage is timed like row stages
     from curate.query import query
 
     clips = query(cfg.output.dir, "SELECT query_topic_id, topic_id, topic_method FROM clips").to_pylist()
