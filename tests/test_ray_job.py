@@ -1,4 +1,4 @@
-"""`ray job submit --working-dir . -- python -m curate.run ...` against a local `ray start --head`."""
+"""`ray job submit --working-dir . -- python -m curate.run ...` (then `python -m curate.train`) against a local `ray start --head`."""
 
 from __future__ import annotations
 
@@ -69,9 +69,24 @@ def test_ray_job_submit(tmp_path, samples):
             time.sleep(3)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         assert "succeeded" in proc.stdout + proc.stderr
+        # the last stage on its own, submitted the same way: Ray Train on the shards just written
+        tiny = ["train.frames=[4]", "train.resolutions=[32]", "train.batch_size=2", "train.steps=2",
+                "train.model.dim=32", "train.model.depth=1", "train.model.heads=2", "train.model.vocab_size=256",
+                "train.cpus_per_worker=0.5", "train.warmup_steps=1", "train.checkpoint_every=2", "train.log_every=1"]
+        cmd = [ray_bin, "job", "submit", f"--address=http://127.0.0.1:{dash}", "--working-dir", ".", "--",
+               "python", "-m", "curate.train", "--shards", out, "--config", "configs/local.yaml",
+               *sum((["--set", s] for s in tiny), [])]
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=420)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert "succeeded" in proc.stdout + proc.stderr
     finally:
         _kill_tree_matching(temp_dir)
         time.sleep(1)
         shutil.rmtree(temp_dir, ignore_errors=True)
     n = query(out, "SELECT count(*) AS v, (SELECT count(*) FROM clips) AS c FROM videos").to_pylist()[0]
     assert n["v"] == len(samples) and n["c"] >= 10
+    from curate.shards import read_manifest
+    from curate.storage import Output
+
+    [training] = read_manifest(Output(out))["trainings"]  # the checkpoint is linked to the shards it saw
+    assert training["step"] == 2 and training["selected_rows"] > 0 and training["checkpoint"]
