@@ -21,7 +21,8 @@ from curate.schemas.topics import TOPIC_CLIP_FIELDS, TOPIC_VIDEO_FIELDS
 from curate.schemas.video import VIDEO_FIELDS as _BASE_VIDEO_FIELDS
 
 # 1.1: provenance (download) + scores; 1.2: captions; 1.3: aesthetics; 1.4: topics;
-# 1.5: manifest.json `trainings` (train records: checkpoint -> clip shard files, row counts, selection)
+# 1.5: manifest.json `trainings` (train records: checkpoint -> clip shard files, row counts, selection);
+#      clips.width/height are the displayed size (display rotation applied; was the coded size)
 SCHEMA_VERSION = "1.5.0"
 
 VIDEO_FIELDS = _BASE_VIDEO_FIELDS + PROVENANCE_FIELDS + TOPIC_VIDEO_FIELDS

@@ -166,13 +166,13 @@ class Clips(RowStage):
         fps = row["fps"]
         spans = compute_spans(row.get("cut_frames") or [], row["num_frames"], fps, self.cfg)
         vid = row["video_id"]
-        # ffmpeg re-encodes autorotate: the clip file holds the DISPLAYED picture (a 90/270-degree
-        # phone video becomes portrait), so sizes and `scale=` are in displayed dims; a stream
-        # copy keeps the coded pixels and the display matrix
+        # width/height are the DISPLAYED size: ffmpeg re-encodes autorotate (a 90/270-degree phone
+        # video becomes portrait pixels, so `scale=` is in displayed dims too); a stream copy keeps
+        # the coded pixels plus the display matrix, which players (and analyze, train) apply
         w0, h0 = row["width"], row["height"]
-        if (row.get("rotation") or 0) % 180 == 90 and self.cfg.codec != "copy":
+        if (row.get("rotation") or 0) % 180 == 90:
             w0, h0 = h0, w0
-        w, h = self._size(w0, h0)
+        w, h = self._size(w0, h0) if self.cfg.codec != "copy" else (w0, h0)  # copy never scales
         scaled = (w, h) != (w0, h0)
         clips: list[dict[str, Any]] = []
         sub = f"{vid[:2]}/{vid}"

@@ -42,8 +42,28 @@ def test_rotated_source_gives_upright_clips_with_displayed_size(rotated, tmp_pat
         assert (f.width, f.height, f.rotation % 360) == (*expect, 0)  # ...and the file's: upright, not squashed
 
 
-def test_stream_copy_keeps_coded_size_and_matrix(rotated, tmp_path):
-    clips = _clip_rows(rotated, tmp_path, codec="copy")
+def test_stream_copy_keeps_coded_pixels_and_matrix(rotated, tmp_path):
+    clips = _clip_rows(rotated, tmp_path, codec="copy", max_height=160)  # copy never scales
     f = probe(str(tmp_path / "out" / clips[0]["clip_path"]))
-    assert (clips[0]["width"], clips[0]["height"]) == (f.width, f.height) == (320, 180)
-    assert f.rotation % 180 == 90
+    assert (f.width, f.height) == (320, 180) and f.rotation % 180 == 90  # coded pixels + the matrix
+    assert (clips[0]["width"], clips[0]["height"]) == (180, 320)  # the columns are the displayed size
+
+
+def test_training_feed_decodes_stream_copied_phone_clips_upright(rotated, tmp_path):
+    """A stream-copied rotated clip (coded landscape + matrix) reaches training upright, in a
+    portrait bucket, with the pixels of ffmpeg's autorotated re-encode."""
+    import numpy as np
+
+    from curate.train.feed import BucketSpec, decode_clip
+
+    upright = str(tmp_path / "upright.mp4")
+    run_ffmpeg(["-i", rotated, "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10", upright])
+    [clip] = [c for c in _clip_rows(rotated, tmp_path, codec="copy")][:1]
+    spec = BucketSpec(("16:9", "9:16"), (32,), (4,), 8.0)
+    bucket = spec.assign(clip["width"], clip["height"], clip["duration_s"], clip["fps"])
+    assert bucket.aspect == "9:16" and (bucket.width, bucket.height) == (32, 56)
+    got = decode_clip(rotated, bucket, 8.0)
+    want = decode_clip(upright, bucket, 8.0)
+    assert got.shape == want.shape == (4, 56, 32, 3)
+    assert np.abs(got.astype(int) - want.astype(int)).mean() < 12  # same picture, same orientation
+    assert np.abs(np.rot90(got, 2, axes=(1, 2)).astype(int) - want.astype(int)).mean() > 30  # not upside down

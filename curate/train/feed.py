@@ -166,6 +166,7 @@ def decode_clip(path: str, bucket: Bucket, fps: float, num_frames: int | None = 
     """
     import av
 
+    from curate.analysers.frames import display_quarter_turns
     from curate.media import open_video
     from curate.stage import StageError
 
@@ -182,15 +183,22 @@ def decode_clip(path: str, bucket: Bucket, fps: float, num_frames: int | None = 
             idx = wanted_indices(n, src_fps, bucket.frames, fps)
             need: Counter[int] = Counter(idx)
             last = max(idx)
-            scale = max(bucket.width / w0, bucket.height / h0)
-            sw, sh = max(bucket.width, int(round(w0 * scale))), max(bucket.height, int(round(h0 * scale)))
-            x0, y0 = (sw - bucket.width) // 2, (sh - bucket.height) // 2
+            turns = None  # display rotation (quarter turns), read from the first decoded frame
             out: list[np.ndarray] = []
             i = -1
             try:
                 for i, frame in enumerate(c.decode(vs)):
+                    if turns is None:  # geometry in DISPLAYED dims (a stream-copied phone clip is stored sideways)
+                        turns = display_quarter_turns(frame)
+                        dw, dh = (h0, w0) if turns % 2 else (w0, h0)
+                        scale = max(bucket.width / dw, bucket.height / dh)
+                        sw, sh = max(bucket.width, int(round(dw * scale))), max(bucket.height, int(round(dh * scale)))
+                        x0, y0 = (sw - bucket.width) // 2, (sh - bucket.height) // 2
                     if i in need:
-                        img = frame.to_ndarray(format="rgb24", width=sw, height=sh, interpolation="BILINEAR")
+                        cw, ch = (sh, sw) if turns % 2 else (sw, sh)  # the coded picture's scaled size
+                        img = frame.to_ndarray(format="rgb24", width=cw, height=ch, interpolation="BILINEAR")
+                        if turns:
+                            img = np.rot90(img, turns)
                         img = np.ascontiguousarray(img[y0:y0 + bucket.height, x0:x0 + bucket.width])
                         out.extend([img] * need[i])
                     if i >= last:
