@@ -67,3 +67,17 @@ def test_training_feed_decodes_stream_copied_phone_clips_upright(rotated, tmp_pa
     assert got.shape == want.shape == (4, 56, 32, 3)
     assert np.abs(got.astype(int) - want.astype(int)).mean() < 12  # same picture, same orientation
     assert np.abs(np.rot90(got, 2, axes=(1, 2)).astype(int) - want.astype(int)).mean() > 30  # not upside down
+
+
+def test_caption_frames_are_upright(rotated, tmp_path):
+    """Frames for the captioner come out upright from a rotated source (portrait JPEGs)."""
+    import av
+    import cv2
+    import numpy as np
+
+    from curate.stages.caption_frames import encode_jpeg
+
+    with av.open(rotated) as c:
+        frame = next(c.decode(video=0))
+    img = cv2.imdecode(np.frombuffer(encode_jpeg(frame, 160, 90), np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape[:2] == (160, 90)  # portrait, as displayed
