@@ -434,7 +434,7 @@ def test_run_collects_under_quota_topics_and_assigns_clips(tmp_path, monkeypatch
     # sea turtle asks for 2 results (a, b); dragon castle gets (a, d) and a is already taken
     assert sorted(LocalFilesSearch.calls) == [("ytsearch2:dragon castle", 2), ("ytsearch2:sea turtle", 2)]
     assert s1.videos_ok == 3 and s1.clips_ok == 3  # one 2-s shot per video
-    assert s1.stage_seconds.get("topics", 0) > 0  # the batched actor stage is timed like row stages
+    assert "topics" in s1.stage_seconds  # the batched actor stage is timed like row stages (here ~0 s: query topics)
     from curate.query import query
 
     clips = query(cfg.output.dir, "SELECT query_topic_id, topic_id, topic_method FROM clips").to_pylist()
