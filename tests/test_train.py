@@ -125,6 +125,10 @@ def test_resume_continues_and_broken_clip_is_skipped(trained, ray_local):
     assert rec["samples_seen"] > first["samples_seen"]
     assert sum(rec["skipped"].values()) >= 1 and set(rec["skipped"]) <= set(SKIP_REASONS), rec["skipped"]
     assert rec["checkpoint"].endswith("checkpoint_step_00000006")
+    # a differently shaped model cannot resume that checkpoint: a config error naming the key, no Ray Train wall
+    res = CliRunner().invoke(app, ["train", "--shards", out, *sum((["--set", s] for s in sets), []),
+                                   "--set", "train.steps=8", "--set", "train.model.dim=64"])
+    assert res.exit_code == 2 and "train.model.dim: checkpoint 32 vs config 64" in res.output, res.output
 
 
 @pytest.mark.slow  # one more Ray Train start (~20-45 s on 2 shared cores): python -m pytest -m slow -k custom_loop

@@ -69,6 +69,27 @@ def resolve_loop(path: str) -> Callable[[dict[str, Any]], None]:
     return fn
 
 
+def check_resumable(checkpoint_dir: str, tc: TrainConfig) -> None:
+    """Refuse to resume a reference-model checkpoint into a differently shaped model (a clear
+    config error instead of a wall of ``load_state_dict`` size mismatches from every worker)."""
+    from curate.train.loop import META_FILE
+
+    try:
+        with open(os.path.join(checkpoint_dir, META_FILE)) as f:
+            saved = json.load(f).get("model")
+    except (OSError, ValueError):
+        return  # a custom loop's checkpoint: its loop decides
+    if not isinstance(saved, dict):
+        return
+    now = tc.model.model_dump(mode="json")
+    shape_keys = ("dim", "depth", "heads", "patch", "vocab_size", "max_tokens")  # text_dropout may change
+    diff = {k: (saved.get(k), now.get(k)) for k in shape_keys if saved.get(k) != now.get(k)}
+    if diff:
+        what = ", ".join(f"train.model.{k}: checkpoint {a} vs config {b}" for k, (a, b) in diff.items())
+        raise ConfigError(f"cannot resume from {checkpoint_dir}: the model differs ({what}); restore those "
+                          "values, or start a new run next to it (train.name=<new name>, or train.resume=false)")
+
+
 def latest_checkpoint(run_dir: str) -> str | None:
     """The newest ``checkpoint_step_*`` directory under ``run_dir`` (local storage), if any."""
     if not os.path.isdir(run_dir):
@@ -194,6 +215,8 @@ def train(cfg: Config, output_dir: str | None = None) -> TrainSummary:
     check_resources(cfg)
     ds = build_dataset(selection, tc)
     resume_from = latest_checkpoint(run_dir) if (tc.resume and local_run) else None
+    if resume_from:
+        check_resumable(resume_from, tc)
     resources = {"CPU": tc.cpus_per_worker}
     if tc.use_gpu:
         resources["GPU"] = tc.gpus_per_worker
