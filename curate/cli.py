@@ -54,9 +54,8 @@ def run(
         _fail(str(exc))
     print_summary(summary)
     if summary.train_error:
-        failed = summary.train_error.startswith("training failed")
-        _fail(f"the shards were written, but {'training failed' if failed else 'training did not start'}: "
-              f"{summary.train_error}", code=1 if failed else 2)
+        what = "training failed" if summary.train_failed else "training did not start"
+        _fail(f"the shards were written, but {what}: {summary.train_error}", code=1 if summary.train_failed else 2)
 
 
 @app.command()

@@ -58,7 +58,7 @@ import cv2
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
-from curate.media import open_video, scaled_size
+from curate.media import decode_failure, open_video, scaled_size
 from curate.stage import StageError
 
 # a gap that clears the detector thresholds by this factor is accepted without refinement
@@ -170,9 +170,7 @@ def _coarse_pass(path: str, p: Params, st: Stats):
                 for frame in cc.decode(pkt):
                     take(frame)
         except av.error.FFmpegError as exc:
-            if decoded == 0:
-                raise StageError("decode_error", f"no frame could be decoded: {exc}") from None
-            raise StageError("truncated", f"decoding stopped after {len(pts_all)} packets: {exc}") from None
+            raise decode_failure(exc, decoded, f"after {len(pts_all)} packets") from None
         if decoded == 0:
             raise StageError("decode_error", "the video stream has no decodable frames")
     sorted_pts = np.sort(np.frombuffer(pts_all, dtype=np.int64))

@@ -181,8 +181,32 @@ def iter_frames(
                 yield i, pts, img
                 i += 1
         except av.error.FFmpegError as exc:
-            if i == 0:
-                raise StageError("decode_error", f"no frame could be decoded: {exc}") from None
-            raise StageError("truncated", f"decoding stopped after {i} frames: {exc}") from None
+            raise decode_failure(exc, i, f"after {i} frames") from None
         if i == 0:
             raise StageError("decode_error", "the video stream has no decodable frames")
+
+
+def upright(img: np.ndarray, quarter_turns: int) -> np.ndarray:
+    """``img`` turned by ``quarter_turns`` (see :func:`display_quarter_turns`): as players show it."""
+    return np.ascontiguousarray(np.rot90(img, quarter_turns)) if quarter_turns else img
+
+
+def display_quarter_turns(frame: av.VideoFrame) -> int:
+    """Counter-clockwise quarter turns that show ``frame`` upright (its display matrix; 0..3).
+
+    PyAV's ``VideoFrame.rotation`` is FFmpeg's ``av_display_rotation_get`` of the frame's
+    display matrix: the angle the coded picture is rotated counter-clockwise for display
+    (90 or -90 for portrait phone videos). ``np.rot90(img, turns)`` then gives exactly what
+    ``ffmpeg`` (autorotate) and players show (checked in tests/test_scores.py)."""
+    try:
+        rot = float(getattr(frame, "rotation", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+    return int(round(rot / 90.0)) % 4
+
+
+def decode_failure(exc: Exception, decoded: int, where: str) -> StageError:
+    """The reason for a decoder error: ``decode_error`` before any frame, else ``truncated``."""
+    if decoded == 0:
+        return StageError("decode_error", f"no frame could be decoded: {exc}")
+    return StageError("truncated", f"decoding stopped {where}: {exc}")

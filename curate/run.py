@@ -15,7 +15,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +48,8 @@ class RunSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     captions: list[dict[str, Any]] = field(default_factory=list)  # per model: clips/s, tokens/s
     train: dict[str, Any] | None = None  # the training record when train.enabled (see curate.train.launch)
-    train_error: str | None = None  # why training did not start (config/selection), shards are still written
+    train_error: str | None = None  # why training did not run or failed; the shards are still written
+    train_failed: bool = False  # True: training ran and failed; False with train_error: it did not start
 
     @property
     def realtime_factor(self) -> float:
@@ -181,7 +181,7 @@ def run_pipeline(cfg: Config) -> RunSummary:
             summary.train_error = str(exc)
         except RuntimeError as exc:  # the training run itself failed (details logged by Ray Train)
             log.error("train: %s", exc)
-            summary.train_error = f"training failed: {exc}"
+            summary.train_error, summary.train_failed = f"training failed: {exc}", True
     return summary
 
 

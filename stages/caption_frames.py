@@ -30,9 +30,8 @@ import cv2
 import numpy as np
 from curate.schemas.captions import CAPTION_FIELDS, CAPTION_FRAMES
 
-from curate.analysers.frames import display_quarter_turns
 from curate.config import CaptionsConfig
-from curate.media import scaled_size
+from curate.media import display_quarter_turns, scaled_size, upright
 from curate.stage import RowStage, RunContext, StageError
 from curate.storage import Output
 
@@ -136,9 +135,7 @@ def encode_jpeg(frame: av.VideoFrame, max_side: int, quality: int) -> bytes:
     scale = min(1.0, max_side / max(w, h))
     tw, th = max(2, int(round(w * scale / 2)) * 2), max(2, int(round(h * scale / 2)) * 2)
     img = frame.to_ndarray(format="bgr24", width=tw, height=th)
-    turns = display_quarter_turns(frame)  # the VLM sees the picture upright (phone video, stream copies)
-    if turns:
-        img = np.ascontiguousarray(np.rot90(img, turns))
+    img = upright(img, display_quarter_turns(frame))  # the VLM sees the picture as displayed (phone video)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise StageError("decode_error", "JPEG encoding failed")

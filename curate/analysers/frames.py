@@ -28,7 +28,7 @@ import av
 import cv2
 import numpy as np
 
-from curate.media import open_video, scaled_size
+from curate.media import decode_failure, display_quarter_turns, open_video, scaled_size, upright
 from curate.stage import StageError
 
 
@@ -67,24 +67,6 @@ def area_resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
     if (iw, ih) == (w, h):
         return img
     return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
-
-
-def _rotate(img: np.ndarray, quarter_turns: int) -> np.ndarray:
-    return np.ascontiguousarray(np.rot90(img, quarter_turns)) if quarter_turns else img
-
-
-def display_quarter_turns(frame: av.VideoFrame) -> int:
-    """Counter-clockwise quarter turns that show ``frame`` upright (its display matrix; 0..3).
-
-    PyAV's ``VideoFrame.rotation`` is FFmpeg's ``av_display_rotation_get`` of the frame's
-    display matrix: the angle the coded picture is rotated counter-clockwise for display
-    (90 or -90 for portrait phone videos). ``np.rot90(img, turns)`` then gives exactly what
-    ``ffmpeg`` (autorotate) and players show (checked in tests/test_scores.py)."""
-    try:
-        rot = float(getattr(frame, "rotation", 0) or 0)
-    except (TypeError, ValueError):
-        return 0
-    return int(round(rot / 90.0)) % 4
 
 
 class Frame:
@@ -145,7 +127,7 @@ class Frame:
             out = cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
         else:
             out = f.to_ndarray(format="bgr24", width=cw, height=ch)
-        return _rotate(out, self._turns)
+        return upright(out, self._turns)
 
     @property
     def bgr(self) -> np.ndarray:
@@ -167,7 +149,7 @@ class Frame:
                 y = area_resize(y, *self._coded_size(self._w, self._h))
                 name = self._av.format.name
                 full = name == "gray" or name.startswith("yuvj") or self._av.color_range == 2
-                self._gray = _rotate(y if full else cv2.LUT(y, _LIMITED_TO_FULL), self._turns)
+                self._gray = upright(y if full else cv2.LUT(y, _LIMITED_TO_FULL), self._turns)
             else:
                 self._gray = cv2.cvtColor(self.bgr, cv2.COLOR_BGR2GRAY)
         return self._gray
@@ -332,9 +314,7 @@ class SpanReader:
             self.intact_from = end if skip_unwanted else self.pos
         except av.error.FFmpegError as exc:
             self.close()  # decoder state unknown: the next span opens the file again
-            if seen == 0:
-                raise StageError("decode_error", f"no frame of the clip could be decoded: {exc}") from None
-            raise StageError("truncated", f"decoding stopped {seen} frames into the clip: {exc}") from None
+            raise decode_failure(exc, seen, f"{seen} frames into the clip") from None
         if seen == 0:
             raise StageError("decode_error", f"frames {start}..{end} not found in the stream")
 

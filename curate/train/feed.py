@@ -166,8 +166,7 @@ def decode_clip(path: str, bucket: Bucket, fps: float, num_frames: int | None = 
     """
     import av
 
-    from curate.analysers.frames import display_quarter_turns
-    from curate.media import open_video
+    from curate.media import display_quarter_turns, open_video, upright
     from curate.stage import StageError
 
     local, tmp = _local_copy(path)
@@ -197,9 +196,7 @@ def decode_clip(path: str, bucket: Bucket, fps: float, num_frames: int | None = 
                     if i in need:
                         cw, ch = (sh, sw) if turns % 2 else (sw, sh)  # the coded picture's scaled size
                         img = frame.to_ndarray(format="rgb24", width=cw, height=ch, interpolation="BILINEAR")
-                        if turns:
-                            img = np.rot90(img, turns)
-                        img = np.ascontiguousarray(img[y0:y0 + bucket.height, x0:x0 + bucket.width])
+                        img = np.ascontiguousarray(upright(img, turns)[y0:y0 + bucket.height, x0:x0 + bucket.width])
                         out.extend([img] * need[i])
                     if i >= last:
                         break

@@ -62,8 +62,7 @@ def train_step(model, opt, sched, cfg: TrainConfig, tokenizer: HashTokenizer, fr
                gen: torch.Generator, device: Any = None) -> tuple[float, float]:
     """One optimizer step on one batch; returns (loss, grad norm before clipping)."""
     model.train()
-    # grad mode is process-global and other code in the same process may have turned it off
-    # (e.g. an inference helper calling torch.set_grad_enabled(False)): be explicit
+    # grad mode is process-global: a user's loop may call this from a no_grad/inference context
     with torch.enable_grad():
         x0 = frames_to_tensor(frames, device)
         drop = torch.rand(len(texts), generator=gen) < cfg.model.text_dropout
