@@ -142,7 +142,14 @@ class CutsConfig(Section):
         description="decode: fast only. A coarse jump becomes a candidate (refined exactly) when it reaches this fraction "
         "of the detector thresholds; lower = more refinement work, fewer cuts missed in high-motion footage.",
     )
-    threads: int = Field(0, ge=0, description="Decoder threads (0 = FFmpeg default).")
+    threads: int = Field(
+        0, ge=0,
+        description="Decode threads per video. decode: fast splits the video at keyframes and decodes that many "
+        "segments at once with single-threaded decoders (GOP-parallel: less CPU than FFmpeg's frame threads, and it "
+        "scales); 0 = the CPUs this worker holds (a Ray task's reservation: 1 in the pipeline, where videos run in "
+        "parallel instead; outside Ray, the process's CPU affinity). exact/transnetv2: FFmpeg decoder threads "
+        "(0 = FFmpeg default).",
+    )
     transnet_threshold: float = Field(0.5, gt=0, lt=1, description="TransNetV2 transition probability threshold.")
     device: str = Field("cpu", description="Torch device for transnetv2 (cpu, cuda, cuda:1, auto).")
 

@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -59,6 +60,22 @@ def sha256_file(path: str, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def worker_cpus() -> int:
+    """CPUs this process may keep busy: inside a Ray task or actor, its CPU reservation (at least
+    1); elsewhere the process's CPU affinity. Used where ``threads: 0`` means "as many as I have"."""
+    ray = sys.modules.get("ray")  # never import Ray just to ask
+    if ray is not None and ray.is_initialized():
+        try:
+            cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+            return max(1, int(cpus or 1))
+        except AssertionError:  # the driver: no reservation, fall through
+            pass
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        return os.cpu_count() or 1
 
 
 @dataclass

@@ -1,13 +1,15 @@
 """cuts: shot boundaries, streaming, memory bounded whatever the video length.
 
 Reads: local_path, fps. Adds: cut_frames, cut_detector, num_frames (frame count), analysis_s.
-Needs: 1 CPU per actor.
+Needs: 1 CPU per task (it runs fused with fetch/probe/clips; ``cuts.threads: 0`` then decodes
+each video with one single-threaded decoder, videos running side by side).
 
 ``decode: fast`` (default, adaptive/content): ``curate/cutdetect.py`` -- a coarse pass decodes
-only reference frames (``skip_frame=NONREF``, deblocking skipped), demuxing every packet for the
-exact frame count, timestamps and keyframes; candidate jumps are then decoded exactly in a small
-window and judged by the detector's own rule (AdaptiveDetector / ContentDetector semantics and
-thresholds). ``decode: exact``: every frame is decoded with PyAV, scaled by swscale to
+only reference frames (``skip_frame=NONREF``), demuxing every packet for the exact frame count,
+timestamps and keyframes, split at keyframes into segments decoded in parallel when
+``cuts.threads`` > 1; candidate jumps are then decoded exactly in a small window and judged by
+the detector's own rule (AdaptiveDetector / ContentDetector semantics and thresholds).
+``decode: exact``: every frame is decoded with PyAV, scaled by swscale to
 ``cuts.analysis_width`` and fed to PySceneDetect's detector. ``detector: transnetv2`` decodes
 to 48x27 and runs TransNetV2 (``curate/transnet.py``; the model is loaded once per worker).
 """

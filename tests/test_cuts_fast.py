@@ -17,7 +17,8 @@ import av
 import pytest
 
 from curate.config import CutsConfig
-from curate.cutdetect import Stats, flash_merge
+from curate import cutdetect
+from curate.cutdetect import Params, Stats, flash_merge
 from curate.media import ffmpeg_exe, run_ffmpeg
 from curate.stage import StageError
 from curate.stages.cuts import Cuts, detect_cuts
@@ -43,6 +44,10 @@ ENCODERS = {
                         "keyint=50:min-keyint=50:scenecut=0:bframes=3:log-level=error"], "mp4"),
     "vp9": (["-c:v", "libvpx-vp9", "-g", "50", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k"], "webm"),
     "av1": (["-c:v", "libsvtav1", "-g", "50", "-preset", "12"], "mp4"),
+    # open GOPs (x265's hevc_fixed_gop above is one too: open-gop is x265's default): the B-frames
+    # before each non-first I-frame (display order) reference the previous GOP
+    "h264_open_gop": (["-c:v", "libx264", "-preset", "veryfast", "-x264-params",
+                       "keyint=50:min-keyint=50:scenecut=0:bframes=3:b-pyramid=normal:open-gop=1:threads=1"], "mp4"),
 }
 
 
@@ -213,3 +218,89 @@ def test_frame_count_matches_full_decode(samples):
         with av.open(s.path) as c:
             full = sum(1 for _ in c.decode(video=0))
         assert detect_cuts(s.path, 25.0, CutsConfig())[1] == full, s.name
+
+
+CLOSED_GOP = ["h264_fixed_gop", "mpeg4_bframes", "vp9", "av1", "h264_intra", "mjpeg"]
+
+
+def _coarse(path: str, threads: int) -> tuple[Stats, tuple]:
+    st = Stats()
+    return st, cutdetect._coarse_pass(path, Params(detector="adaptive", threads=threads), st)
+
+
+@pytest.mark.parametrize("kind", [*CLOSED_GOP, "h264_fixed_gop_vfr"])
+def test_gop_parallel_coarse_pass_equals_sequential(fast_dir, kind):
+    """Segments decoded at once and stitched give the sequential pass, value for value (the VFR
+    MP4 seeks by dts, a GOP before the keyframe asked for: the segment demuxes up to it)."""
+    path = _make(fast_dir, kind.removesuffix("_vfr"), vfr=kind.endswith("_vfr"))
+    seq_st, seq = _coarse(path, 1)
+    par_st, par = _coarse(path, 4)
+    assert seq_st.segments == 1 and par_st.segments >= 3  # ~7 s video: 2 s minimum per segment
+    for a, b in zip(seq, par):  # sorted pts, keyframe pts, decoded indices, scores
+        assert a.tolist() == b.tolist()
+    assert par_st.frames == N and par_st.decoded_coarse == seq_st.decoded_coarse
+
+
+@pytest.mark.parametrize("kind", ["h264_open_gop", "hevc_fixed_gop"])
+def test_gop_parallel_open_gop(fast_dir, kind):
+    """Leading pictures of an open GOP need the previous segment: left out of the coarse pass,
+    every frame still counted, and the cuts equal the sequential and the full decode."""
+    path = _make(fast_dir, kind)
+    seq_st, seq = _coarse(path, 1)
+    par_st, par = _coarse(path, 4)
+    assert par_st.segments >= 3
+    assert seq[0].tolist() == par[0].tolist() and seq[1].tolist() == par[1].tolist()
+    assert set(par[2].tolist()) <= set(seq[2].tolist())
+    for detector in ("adaptive", "content"):
+        want = detect_cuts(path, FPS, CutsConfig(detector=detector, decode="exact"))
+        assert want == (TRUTH, N)
+        for threads in (1, 4):
+            assert detect_cuts(path, FPS, CutsConfig(detector=detector, threads=threads)) == want, (detector, threads)
+
+
+def test_parallel_refinement_equals_sequential(fast_dir):
+    """content on a fixed-GOP video refines many windows: split over decoders, same scores."""
+    path = _make(fast_dir, "h264_fixed_gop")
+    runs = {}
+    for threads in (1, 3):
+        st = Stats()
+        runs[threads] = detect_cuts(path, FPS, CutsConfig(detector="content", threads=threads), st), st
+    (one, st1), (three, st3) = runs[1], runs[3]
+    assert one == three == (TRUTH, N)
+    assert len(st1.regions) >= 3 and st1.regions == st3.regions
+    assert st3.seeks >= 3  # each of the 3 runs opened (and seeked) its own decoder
+
+
+def test_split_that_does_not_line_up_falls_back_to_one_segment(fast_dir, monkeypatch):
+    """A split point that is no keyframe (as an imprecise seek would give): one sequential pass."""
+    path = _make(fast_dir, "h264_fixed_gop")
+    _, seq = _coarse(path, 1)
+    key_pts = seq[1].tolist()
+    off_key = int(seq[0][60])  # frame 60: not a keyframe (keyframes 0, 50, 100, 150)
+    assert off_key not in key_pts
+    monkeypatch.setattr(cutdetect, "_split_points", lambda *a: [off_key, key_pts[2]])
+    st, par = _coarse(path, 2)
+    assert st.segments == 1
+    assert [x.tolist() for x in par] == [x.tolist() for x in seq]
+
+
+def test_truncated_file_is_the_same_error_in_parallel(bad_inputs):
+    stage = Cuts(CutsConfig(threads=4), None)
+    row = {"local_path": bad_inputs["truncated_faststart"], "fps": 25.0, "num_frames": 100}
+    with pytest.raises(StageError) as e:
+        stage.process(row)
+    assert e.value.reason == "truncated"
+
+
+def test_threads_zero_follows_the_ray_reservation(ray_local):
+    """In the pipeline a cuts task holds 1 CPU: threads: 0 must mean one decoder, not every core."""
+    import ray
+
+    from curate.media import worker_cpus
+
+    @ray.remote(num_cpus=1)
+    def one():
+        return worker_cpus()
+
+    assert ray.get(one.remote()) == 1
+    assert worker_cpus() >= 1  # the driver: its CPU affinity
