@@ -11,7 +11,9 @@ libx264 veryfast defaults: B-frames, scenecut keyframes). Every timing runs `--r
   * `ffmpeg -i X -f null -`              (full decode: the floor for any full-decode detector)
   * `scenedetect -i X detect-adaptive`   (PySceneDetect CLI, auto downscale)
   * curate cuts, `decode: fast` (coarse reference-frame pass + exact refinement) for adaptive
-    and content, and `decode: exact` (every frame through PySceneDetect's detector)
+    and content with the default `threads: 0` (outside Ray: one single-threaded decoder per CPU,
+    GOP-parallel), adaptive with `threads: 1` (one decoder: what each pipeline task does), and
+    `decode: exact` (every frame through PySceneDetect's detector)
 with F1 against the known cuts (+-2 frames) and the ratios to ffmpeg and to the scenedetect CLI.
 
 --long-minutes N loops the synthetic video (stream copy, no re-encode) to N minutes and runs
@@ -186,7 +188,9 @@ def speed(path: str, truth: list[int], repeat: int, tmp: str, transnet: bool) ->
     runs: dict[str, list[float]] = {}
     cuts: dict[str, list[int]] = {}
     stats: dict[str, Stats] = {}
-    ours_cfg = {"fast adaptive": dict(detector="adaptive"), "fast content": dict(detector="content"),
+    ours_cfg = {"fast adaptive": dict(detector="adaptive"),
+                "fast adaptive, threads: 1": dict(detector="adaptive", threads=1),
+                "fast content": dict(detector="content"),
                 "fast adaptive, skip_loop_filter": dict(detector="adaptive", skip_loop_filter=True),
                 "exact adaptive": dict(detector="adaptive", decode="exact")}
     if transnet and load_transnet():

@@ -63,6 +63,7 @@ frame; the refinement scores its windows streaming, holding one small HSV frame.
 from __future__ import annotations
 
 import bisect
+import os
 from array import array
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -231,10 +232,10 @@ def _coarse_segment(path: str, p: Params, start: int | None, stop: int | None) -
     return seg
 
 
-def _split_points(path: str, segments: int, min_seconds: float) -> list[int]:
-    """Keyframe pts at which segments 2..n start: one seek per nominal split time (no index
-    pass). Nominal times closer than ``min_seconds`` and seeks that land on the same
-    keyframe, before the first packet, or not on a keyframe are dropped."""
+def _split_points(path: str, segments: int, min_seconds: float) -> list[tuple[int, int]]:
+    """(pts, byte position) of the keyframes at which segments 2..n start: one seek per nominal
+    split time (no index pass). Nominal times closer than ``min_seconds`` and seeks that land on
+    the same keyframe, before the first packet, or not on a keyframe are dropped."""
     with open_video(path, 1) as (c, vs):
         tb = vs.time_base
         dur = vs.duration
@@ -249,13 +250,22 @@ def _split_points(path: str, segments: int, min_seconds: float) -> list[int]:
         first = next((pk.pts for pk in c.demux(vs) if pk.size), None)
         if first is None:
             return []
-        points: set[int] = set()
+        points: dict[int, int] = {}
         for j in range(1, segments):
             c.seek(origin + dur * j // segments, backward=True, any_frame=False, stream=vs)
             pkt = next((pk for pk in c.demux(vs) if pk.size), None)
             if pkt is not None and pkt.pts is not None and pkt.is_keyframe and pkt.pts > first:
-                points.add(int(pkt.pts))
-        return sorted(points)
+                points[int(pkt.pts)] = pkt.pos if pkt.pos is not None and pkt.pos >= 0 else -1
+        return sorted(points.items())
+
+
+def _schedule(points: list[tuple[int, int]], file_size: int) -> list[int]:
+    """Segment order for the thread pool: largest first (bytes ~ decode work), so that no long
+    segment starts last and leaves the other threads idle; file order if positions are unknown."""
+    pos = [0, *(p for _, p in points), file_size]
+    if any(p < 0 for p in pos) or any(b < a for a, b in zip(pos, pos[1:])):
+        return list(range(len(points) + 1))
+    return sorted(range(len(points) + 1), key=lambda i: pos[i] - pos[i + 1])
 
 
 def _coarse_pass(path: str, p: Params, st: Stats):
@@ -273,10 +283,13 @@ def _coarse_pass(path: str, p: Params, st: Stats):
     points = _split_points(path, workers * SEGMENTS_PER_THREAD, MIN_SEGMENT_S) if workers > 1 else []
     segs: list[_Segment] | None = None
     if points:
-        bounds = list(zip([None, *points], [*points, None]))
+        keys_at = [k for k, _ in points]
+        bounds = list(zip([None, *keys_at], [*keys_at, None]))
         try:
             with ThreadPoolExecutor(min(workers, len(bounds))) as pool:
-                segs = list(pool.map(lambda b: _coarse_segment(path, p, *b), bounds))
+                futures = {i: pool.submit(_coarse_segment, path, p, *bounds[i])
+                           for i in _schedule(points, os.path.getsize(path))}
+                segs = [futures[i].result() for i in range(len(bounds))]
         except (_SplitMismatch, StageError, Fallback):
             segs = None
     if segs is None:

@@ -278,7 +278,7 @@ def test_split_that_does_not_line_up_falls_back_to_one_segment(fast_dir, monkeyp
     key_pts = seq[1].tolist()
     off_key = int(seq[0][60])  # frame 60: not a keyframe (keyframes 0, 50, 100, 150)
     assert off_key not in key_pts
-    monkeypatch.setattr(cutdetect, "_split_points", lambda *a: [off_key, key_pts[2]])
+    monkeypatch.setattr(cutdetect, "_split_points", lambda *a: [(off_key, -1), (key_pts[2], -1)])
     st, par = _coarse(path, 2)
     assert st.segments == 1
     assert [x.tolist() for x in par] == [x.tolist() for x in seq]
