@@ -133,7 +133,7 @@ class CutsConfig(Section):
     )
     skip_loop_filter: bool = Field(
         False,
-        description="decode: fast only. Skip the H.264/HEVC deblocking filter in the coarse pass (~10% less decode work, "
+        description="decode: fast only. Skip the H.264/HEVC deblocking filter in the coarse pass (10-30% less decode work, "
         "but reference frames drift until the next keyframe, so every candidate is then refined exactly; usually slower "
         "overall).",
     )
