@@ -63,6 +63,7 @@ frame; the refinement scores its windows streaming, holding one small HSV frame.
 from __future__ import annotations
 
 import bisect
+import logging
 import os
 from array import array
 from concurrent.futures import ThreadPoolExecutor
@@ -75,6 +76,8 @@ from av.video.reformatter import Interpolation, VideoReformatter
 
 from curate.media import decode_failure, open_video, scaled_size, worker_cpus
 from curate.stage import StageError
+
+log = logging.getLogger("curate")
 
 # a gap that clears the detector thresholds by this factor is accepted without refinement
 CLEAR_MARGIN = 1.5
@@ -280,7 +283,12 @@ def _coarse_pass(path: str, p: Params, st: Stats):
     damaged file fails exactly as it would sequentially.
     """
     workers = p.threads or worker_cpus()
-    points = _split_points(path, workers * SEGMENTS_PER_THREAD, MIN_SEGMENT_S) if workers > 1 else []
+    points: list[tuple[int, int]] = []
+    if workers > 1:
+        try:
+            points = _split_points(path, workers * SEGMENTS_PER_THREAD, MIN_SEGMENT_S)
+        except Exception as exc:  # noqa: BLE001 - unseekable/odd file: the sequential pass decides
+            log.debug("cuts: no GOP split for %s: %s", path, exc)
     segs: list[_Segment] | None = None
     if points:
         keys_at = [k for k, _ in points]
@@ -290,7 +298,8 @@ def _coarse_pass(path: str, p: Params, st: Stats):
                 futures = {i: pool.submit(_coarse_segment, path, p, *bounds[i])
                            for i in _schedule(points, os.path.getsize(path))}
                 segs = [futures[i].result() for i in range(len(bounds))]
-        except (_SplitMismatch, StageError, Fallback):
+        except Exception as exc:  # noqa: BLE001 - any failure: the sequential pass gives the answer (or the error)
+            log.debug("cuts: GOP-parallel pass failed for %s (%s); decoding sequentially", path, exc)
             segs = None
     if segs is None:
         try:

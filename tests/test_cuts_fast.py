@@ -304,3 +304,21 @@ def test_threads_zero_follows_the_ray_reservation(ray_local):
 
     assert ray.get(one.remote()) == 1
     assert worker_cpus() >= 1  # the driver: its CPU affinity
+
+
+def test_segment_error_falls_back_to_one_segment(fast_dir, monkeypatch):
+    """A seek or decode error in a split segment (unseekable input, demuxer quirk) never fails
+    the video: the sequential pass decides."""
+    path = _make(fast_dir, "h264_fixed_gop")
+    _, seq = _coarse(path, 1)
+    real = cutdetect._coarse_segment
+
+    def flaky(path, p, start, stop):
+        if start is not None:
+            raise av.error.ValueError(22, "seek failed")
+        return real(path, p, start, stop)
+
+    monkeypatch.setattr(cutdetect, "_coarse_segment", flaky)
+    st, par = _coarse(path, 3)
+    assert st.segments == 1
+    assert [x.tolist() for x in par] == [x.tolist() for x in seq]
