@@ -27,7 +27,8 @@ they sit on the full-decode floor. Here the video is read twice, cheaply:
    here). Frames a segment outputs before its keyframe (an open GOP's leading pictures, which
    reference the previous segment) are left out of the coarse pass -- the refinement decodes them
    exactly if a jump there matters. A seek that lands off the expected keyframe, or any error,
-   reruns the pass as one sequential segment.
+   reruns the pass as one sequential segment. Demuxers that cannot seek to a keyframe (MPEG-TS
+   lands on arbitrary packets) give no split points: such files are decoded as one segment.
 
 2. **Candidates.** Between two consecutive decoded frames ``a < b`` the score is a content
    jump over ``b - a`` frames. A gap is a candidate when its score reaches
