@@ -27,8 +27,10 @@ they sit on the full-decode floor. Here the video is read twice, cheaply:
    here). Frames a segment outputs before its keyframe (an open GOP's leading pictures, which
    reference the previous segment) are left out of the coarse pass -- the refinement decodes them
    exactly if a jump there matters. A seek that lands off the expected keyframe, or any error,
-   reruns the pass as one sequential segment. Demuxers that cannot seek to a keyframe (MPEG-TS
-   lands on arbitrary packets) give no split points: such files are decoded as one segment.
+   reruns the pass as one sequential segment. Seeks need not be exact: a segment demuxes
+   forward to its keyframe (MP4 seeks by dts and may land a GOP early; MPEG-TS seeks land on
+   any packet, before or after), restarting once from the previous split keyframe if it
+   overshot.
 
 2. **Candidates.** Between two consecutive decoded frames ``a < b`` the score is a content
    jump over ``b - a`` frames. A gap is a candidate when its score reaches
@@ -69,6 +71,7 @@ import os
 from array import array
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import av
 import cv2
@@ -85,6 +88,7 @@ CLEAR_MARGIN = 1.5
 # GOP-parallel coarse pass: segments per decode thread (load balance) and their minimum length
 SEGMENTS_PER_THREAD = 4
 MIN_SEGMENT_S = 2.0
+SPLIT_SEARCH_PACKETS = 2000  # packets demuxed after a split seek to find a keyframe (~1 min at 30 fps)
 
 
 class Fallback(Exception):
@@ -172,9 +176,33 @@ class _Segment:
     last: np.ndarray | None = None
 
 
-def _coarse_segment(path: str, p: Params, start: int | None, stop: int | None) -> _Segment:
+def _packets_from(c, vs, start: int, earlier: int | None):
+    """The stream's packets from keyframe ``start`` on (the keyframe first, the end-of-stream
+    flush packet last). A demuxer that seeks by dts (MP4) can land a GOP early, one that seeks
+    by bytes (MPEG-TS) on any packet before or after the target: packets are demuxed forward
+    to the keyframe, and after an overshoot (a later keyframe, or the end, first) the search
+    restarts once from ``earlier`` (the previous segment's keyframe; None: the stream's start)."""
+    for target in (start, earlier if earlier is not None else (vs.start_time or 0)):
+        c.seek(target, backward=True, any_frame=False, stream=vs)
+        packets = c.demux(vs)
+        for pkt in packets:
+            if not pkt.size or pkt.pts is None:
+                continue
+            if pkt.is_keyframe and pkt.pts == start:
+                yield pkt
+                yield from packets
+                return
+            if pkt.is_keyframe and pkt.pts > start:
+                break  # overshot: retry from earlier
+        # (the end of the stream without the keyframe: overshot too, past the last keyframe)
+    raise _SplitMismatch(f"keyframe {start} not found by seeking")
+
+
+def _coarse_segment(path: str, p: Params, start: int | None, stop: int | None,
+                    earlier: int | None = None) -> _Segment:
     """Reference frames of the packets from keyframe ``start`` (None: the file's beginning) up
     to, not including, keyframe ``stop`` (None: the end), by one single-threaded decoder.
+    ``earlier``: a keyframe before ``start`` to search forward from if a seek overshoots.
 
     Frames the segment outputs before ``start`` (an open GOP's leading pictures, whose
     references lie in the previous segment) are dropped: they are left to the refinement."""
@@ -185,8 +213,6 @@ def _coarse_segment(path: str, p: Params, start: int | None, stop: int | None) -
         if p.skip_loop_filter:
             cc.options = {"skip_loop_filter": "all"}
         cc.skip_frame = "NONREF"
-        if start is not None:
-            c.seek(start, backward=True, any_frame=False, stream=vs)
 
         def take(frame) -> None:
             if frame.pts is None:
@@ -201,20 +227,12 @@ def _coarse_segment(path: str, p: Params, start: int | None, stop: int | None) -
             seg.last = cur
 
         reached = stop is None
-        started = start is None
         try:
-            for pkt in c.demux(vs):
+            packets = c.demux(vs) if start is None else _packets_from(c, vs, start, earlier)
+            for pkt in packets:
                 if pkt.size:
                     if pkt.pts is None:
                         raise Fallback("packet without pts")
-                    if not started:
-                        # a demuxer that seeks by dts (MP4) may land a GOP early: demux up to the keyframe
-                        if pkt.is_keyframe and pkt.pts == start:
-                            started = True
-                        elif pkt.is_keyframe and pkt.pts > start:
-                            raise _SplitMismatch(f"keyframe {start} not found after seeking to it")
-                        else:
-                            continue
                     if stop is not None and pkt.pts == stop and pkt.is_keyframe:
                         reached = True
                         break
@@ -224,8 +242,6 @@ def _coarse_segment(path: str, p: Params, start: int | None, stop: int | None) -
                             seg.keys.append(pkt.pts)
                 for frame in cc.decode(pkt):
                     take(frame)
-            if not started:
-                raise _SplitMismatch(f"keyframe {start} not found after seeking to it")
             if stop is not None:  # stopped early: drain the frames still held for reordering
                 if not reached:
                     raise _SplitMismatch(f"keyframe {stop} not found after {start}")
@@ -257,8 +273,10 @@ def _split_points(path: str, segments: int, min_seconds: float) -> list[tuple[in
         points: dict[int, int] = {}
         for j in range(1, segments):
             c.seek(origin + dur * j // segments, backward=True, any_frame=False, stream=vs)
-            pkt = next((pk for pk in c.demux(vs) if pk.size), None)
-            if pkt is not None and pkt.pts is not None and pkt.is_keyframe and pkt.pts > first:
+            # the first keyframe from there (MPEG-TS seeks land on any packet)
+            pkt = next((pk for _, pk in zip(range(SPLIT_SEARCH_PACKETS), c.demux(vs))
+                        if pk.size and pk.is_keyframe), None)
+            if pkt is not None and pkt.pts is not None and pkt.pts > first:
                 points[int(pkt.pts)] = pkt.pos if pkt.pos is not None and pkt.pos >= 0 else -1
         return sorted(points.items())
 
@@ -267,7 +285,7 @@ def _schedule(points: list[tuple[int, int]], file_size: int) -> list[int]:
     """Segment order for the thread pool: largest first (bytes ~ decode work), so that no long
     segment starts last and leaves the other threads idle; file order if positions are unknown."""
     pos = [0, *(p for _, p in points), file_size]
-    if any(p < 0 for p in pos) or any(b < a for a, b in zip(pos, pos[1:])):
+    if any(p < 0 for p in pos) or any(b < a for a, b in pairwise(pos)):
         return list(range(len(points) + 1))
     return sorted(range(len(points) + 1), key=lambda i: pos[i] - pos[i + 1])
 
@@ -293,7 +311,8 @@ def _coarse_pass(path: str, p: Params, st: Stats):
     segs: list[_Segment] | None = None
     if points:
         keys_at = [k for k, _ in points]
-        bounds = list(zip([None, *keys_at], [*keys_at, None]))
+        # (start, stop, earlier): segment i starts at keyframe i-1 of the split, searching from keyframe i-2
+        bounds = list(zip([None, *keys_at], [*keys_at, None], [None, None, *keys_at]))
         try:
             with ThreadPoolExecutor(min(workers, len(bounds))) as pool:
                 futures = {i: pool.submit(_coarse_segment, path, p, *bounds[i])
