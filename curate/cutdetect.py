@@ -70,7 +70,7 @@ import logging
 import os
 from array import array
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 import av
@@ -293,15 +293,16 @@ def _schedule(points: list[tuple[int, int]], file_size: int) -> list[int]:
 def _coarse_pass(path: str, p: Params, st: Stats):
     """Decode reference frames only; return (sorted pts, keyframe pts, coarse idx, coarse scores).
 
-    With ``p.threads`` > 1 the video is split at keyframes into about 4 segments per thread,
-    decoded at once by single-threaded decoders (GOP-parallel: closed GOPs decode
+    ``p.threads`` is already resolved (>= 1, see :func:`detect_fast`). With more than 1 the
+    video is split at keyframes into about 4 segments per thread, decoded at once by
+    single-threaded decoders (GOP-parallel: closed GOPs decode
     independently, so this scales where FFmpeg's frame threads stall on the P-frame chain);
     the segments' scores are stitched by scoring each segment's first frame against the
     previous segment's last. A split that does not line up (a seek landing off the keyframe
     the next segment expects) or a broken stream falls back to one sequential segment, so a
     damaged file fails exactly as it would sequentially.
     """
-    workers = p.threads or worker_cpus()
+    workers = max(1, p.threads)
     points: list[tuple[int, int]] = []
     if workers > 1:
         try:
@@ -321,11 +322,8 @@ def _coarse_pass(path: str, p: Params, st: Stats):
         except Exception as exc:  # noqa: BLE001 - any failure: the sequential pass gives the answer (or the error)
             log.debug("cuts: GOP-parallel pass failed for %s (%s); decoding sequentially", path, exc)
             segs = None
-    if segs is None:
-        try:
-            segs = [_coarse_segment(path, p, None, None)]
-        except _SplitMismatch as exc:  # pragma: no cover - a single segment never stops early
-            raise Fallback(str(exc)) from None
+    if segs is None:  # one segment from the file's start to its end: never a _SplitMismatch
+        segs = [_coarse_segment(path, p, None, None)]
     st.segments = len(segs)
 
     pts_all, keys, c_pts, c_score = array("q"), array("q"), array("q"), array("d")
@@ -451,7 +449,7 @@ def _refine(path: str, p: Params, sorted_pts: np.ndarray, keys: np.ndarray, st: 
     """Exact scores of every frame in ``st.regions``: the regions are split into contiguous runs,
     one per decode thread, each run read forward by its own single-threaded decoder."""
     regions = st.regions
-    workers = max(1, min(p.threads or worker_cpus(), len(regions)))
+    workers = max(1, min(p.threads, len(regions)))
     size = -(-len(regions) // workers)
     runs = [regions[i:i + size] for i in range(0, len(regions), size)]
 
@@ -564,6 +562,7 @@ def _min_len(events: list[int], length: int) -> list[int]:
 def detect_fast(path: str, p: Params, st: Stats | None = None) -> tuple[list[int], int]:
     """(cut frames, frame count) with the coarse + exact-refinement scheme (module docstring)."""
     st = st if st is not None else Stats()
+    p = replace(p, threads=p.threads or worker_cpus())  # 0 = the CPUs this worker holds
     sorted_pts, keys, idx, s = _coarse_pass(path, p, st)
     n = len(sorted_pts)
     w = p.window_width
