@@ -473,6 +473,9 @@ class TrainConfig(Section):
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Final learning rate as a fraction of lr.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     grad_clip: float = Field(1.0, gt=0, description="Clip the gradient global norm to this.")
+    precision: Literal["bf16", "fp32"] = Field("bf16", description=(
+        "Compute precision on CUDA: bf16 = torch.autocast(bfloat16) with TF32 matmuls (no grad scaler needed); "
+        "fp32 = full precision. Training on CPU always runs fp32."))
     checkpoint_every: int = Field(50, ge=1, description="Checkpoint every N steps (and at the last step).")
     keep_checkpoints: int | None = Field(3, ge=1, description="Checkpoints kept by Ray Train (None = all).")
     log_every: int = Field(10, ge=1, description="Report metrics to Ray Train every N steps.")

@@ -270,7 +270,7 @@ def test_overfits_tiny_fixed_set():
 
     before = eval_loss()
     gen = torch.Generator().manual_seed(0)
-    losses = [train_step(model, opt, sched, cfg, tok, frames, texts, gen)[0] for _ in range(cfg.steps)]
+    losses = [float(train_step(model, opt, sched, cfg, tok, frames, texts, gen)[0]) for _ in range(cfg.steps)]
     after = eval_loss()
     assert after < 0.5 * before, (before, after)
     assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:10])
@@ -291,12 +291,12 @@ def test_checkpoint_roundtrip_and_sampling(tmp_path):
     for _ in range(2):
         train_step(model, opt, sched, cfg, tok, frames, texts, gen)
     save_state(str(tmp_path), model, opt, sched, 2, 4, Counter({"decode_error": 1}), gen, cfg)
-    cont = [train_step(model, opt, sched, cfg, tok, frames, texts, gen)[0] for _ in range(2)]
+    cont = [float(train_step(model, opt, sched, cfg, tok, frames, texts, gen)[0]) for _ in range(2)]
     m2, o2, s2 = build(cfg.model_copy(update={"seed": 99}))
     g2 = torch.Generator()
     state = load_state(str(tmp_path), m2, o2, s2, g2)
     assert state["step"] == 2 and state["skipped"] == {"decode_error": 1} and s2.last_epoch == 2
-    again = [train_step(m2, o2, s2, cfg, tok, frames, texts, g2)[0] for _ in range(2)]
+    again = [float(train_step(m2, o2, s2, cfg, tok, frames, texts, g2)[0]) for _ in range(2)]
     assert again == pytest.approx(cont, rel=1e-5)  # resume reproduces the exact continuation
     video = sample(load_model(str(tmp_path)), tok.encode(["a test"]), (4, 32, 32), steps=2,
                    generator=torch.Generator().manual_seed(0))
@@ -353,3 +353,47 @@ def test_selection_filters_captions_and_shard_link(fake_shards, tmp_path):
         _select(fake_shards, tmp_path, topics=["dogs"])
     with pytest.raises(ConfigError, match="no column 'nope'"):
         _select(fake_shards, tmp_path, max_scores={"nope": 1})
+
+
+def test_resume_puts_optimizer_state_next_to_the_parameters(tmp_path):
+    """load_state(device=...) moves the model first, so AdamW's moments follow the parameters.
+
+    ``Optimizer.load_state_dict`` casts saved state to each parameter's device AND dtype, and
+    ``Module.to`` changes both in place, so a dtype (float64) stands in for a GPU here: loading
+    before moving (the old order) leaves the moments float32 on the CPU next to float64
+    parameters -- on a real GPU that is the device mismatch of the first step after a resume.
+    """
+    from collections import Counter
+
+    from curate.train.loop import build, load_state, save_state, train_step
+    from curate.train.model import HashTokenizer
+
+    cfg = _tiny_train_cfg(steps=2)
+    model, opt, sched = build(cfg)
+    frames, texts = _fixed_set(2, 4, 32, 32)
+    tok = HashTokenizer(cfg.model.vocab_size, cfg.model.max_tokens)
+    gen = torch.Generator().manual_seed(0)
+    train_step(model, opt, sched, cfg, tok, frames, texts, gen)
+    save_state(str(tmp_path), model, opt, sched, 1, 2, Counter(), gen, cfg)
+    m2, o2, s2 = build(cfg)
+    load_state(str(tmp_path), m2, o2, s2, torch.Generator(), device=torch.float64)
+    moments = [(p.dtype, v.dtype) for p, st in o2.state.items() for k, v in st.items() if k != "step"]
+    assert moments and all(pd == vd == torch.float64 for pd, vd in moments), moments
+
+
+def test_train_step_returns_device_tensors_and_noise_comes_from_noise_gen():
+    """No host sync per step (0-d tensors back); the noise stream is the one passed as noise_gen."""
+    from curate.train.loop import build, train_step
+    from curate.train.model import HashTokenizer
+
+    cfg = _tiny_train_cfg(steps=2)
+    frames, texts = _fixed_set(2, 4, 32, 32)
+    tok = HashTokenizer(cfg.model.vocab_size, cfg.model.max_tokens)
+    runs = []
+    for noise_seed in (5, 5, 6):
+        model, opt, sched = build(cfg)
+        loss, gnorm = train_step(model, opt, sched, cfg, tok, frames, texts, torch.Generator().manual_seed(0),
+                                 noise_gen=torch.Generator().manual_seed(noise_seed))
+        assert isinstance(loss, torch.Tensor) and loss.ndim == 0 and not loss.requires_grad
+        runs.append(float(loss))
+    assert runs[0] == runs[1] and runs[0] != runs[2]

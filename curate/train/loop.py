@@ -58,39 +58,66 @@ def build(cfg: TrainConfig) -> tuple[torch.nn.Module, torch.optim.Optimizer, tor
     return model, opt, sched
 
 
+def autocast(device: Any, precision: str):
+    """bf16 autocast on CUDA when ``precision == 'bf16'`` (no grad scaler needed); fp32 elsewhere."""
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda" and precision == "bf16")
+
+
 def train_step(model, opt, sched, cfg: TrainConfig, tokenizer: HashTokenizer, frames: Any, texts: list[str],
-               gen: torch.Generator, device: Any = None) -> tuple[float, float]:
-    """One optimizer step on one batch; returns (loss, grad norm before clipping)."""
+               gen: torch.Generator, device: Any = None,
+               noise_gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on one batch; returns (loss, grad norm before clipping) as 0-d tensors.
+
+    They stay on the device: converting them to Python floats every step would make the host
+    wait for the GPU; the loop converts them only at its log steps. ``gen`` (CPU) draws the
+    caption dropout, ``noise_gen`` (default ``gen``; a CUDA generator on GPU) the timesteps and noise.
+    """
     model.train()
     # grad mode is process-global: a user's loop may call this from a no_grad/inference context
     with torch.enable_grad():
         x0 = frames_to_tensor(frames, device)
         drop = torch.rand(len(texts), generator=gen) < cfg.model.text_dropout
         tokens = tokenizer.encode(["" if d else t for d, t in zip(drop.tolist(), texts)]).to(x0.device)
-        loss = flow_matching_loss(model, x0, tokens, generator=gen)
+        with autocast(x0.device, cfg.precision):
+            loss = flow_matching_loss(model, x0, tokens, generator=noise_gen if noise_gen is not None else gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         sched.step()
-    return float(loss.detach()), float(gnorm)
+    return loss.detach(), gnorm.detach()
 
 
 def save_state(directory: str, model, opt, sched, step: int, samples_seen: int, skipped: Counter, gen: torch.Generator,
-               cfg: TrainConfig) -> None:
+               cfg: TrainConfig, noise_gen: torch.Generator | None = None) -> None:
     core = getattr(model, "module", model)  # unwrap DDP
-    torch.save({"model": core.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "step": step, "samples_seen": samples_seen, "skipped": dict(skipped), "rng": gen.get_state(),
-                "torch_rng": torch.get_rng_state()}, os.path.join(directory, STATE_FILE))
+    state = {"model": core.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+             "step": step, "samples_seen": samples_seen, "skipped": dict(skipped), "rng": gen.get_state(),
+             "torch_rng": torch.get_rng_state()}
+    if noise_gen is not None and noise_gen is not gen:
+        state["noise_rng"], state["noise_rng_device"] = noise_gen.get_state(), noise_gen.device.type
+    torch.save(state, os.path.join(directory, STATE_FILE))
     with open(os.path.join(directory, META_FILE), "w") as f:
         json.dump({"step": step, "samples_seen": samples_seen, "model": cfg.model.model_dump(mode="json"),
                    "format": "curate-train-checkpoint/1"}, f, indent=2)
 
 
-def load_state(directory: str, model, opt, sched, gen: torch.Generator) -> dict[str, Any]:
+def load_state(directory: str, model, opt, sched, gen: torch.Generator, device: Any = None,
+               noise_gen: torch.Generator | None = None) -> dict[str, Any]:
+    """Restore a checkpoint into ``model``/``opt``/``sched``/generators.
+
+    With ``device`` (anything ``Module.to`` takes) the model is moved there FIRST: ``Optimizer.load_state_dict`` casts the saved
+    state to the device of the parameters it belongs to, so AdamW's moments land next to the
+    parameters (loading first would leave them on the CPU and fail the first step on a GPU).
+    """
+    if device is not None:
+        getattr(model, "module", model).to(device)
     state = torch.load(os.path.join(directory, STATE_FILE), map_location="cpu", weights_only=False)
     getattr(model, "module", model).load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
+    if noise_gen is not None and noise_gen is not gen and state.get("noise_rng_device") == noise_gen.device.type:
+        noise_gen.set_state(state["noise_rng"])
     sched.load_state_dict(state["scheduler"])
     gen.set_state(state["rng"])
     torch.set_rng_state(state["torch_rng"])
@@ -133,9 +160,15 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     device = ray.train.torch.get_device()
     if not cfg.use_gpu:
         torch.set_num_threads(max(1, int(cfg.cpus_per_worker) or 1))
+    if device.type == "cuda":  # TF32 tensor-core matmuls/convolutions for what autocast leaves in fp32
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
 
     model, opt, sched = build(cfg)
+    model.to(device)  # before any optimizer state exists or is loaded (see load_state)
     gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + rank)
+    # noise on the device: a CUDA generator on GPU; on CPU the one stream of ``gen`` (as before)
+    noise_gen = gen if device.type == "cpu" else torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + rank)
     step, samples_seen, skipped_before = 0, 0, Counter()
     ckpt = ray.train.get_checkpoint()
     resumed_from = None
@@ -143,12 +176,14 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         ckpt = Checkpoint(config["resume_from"])
     if ckpt is not None:
         with ckpt.as_directory() as d:
-            state = load_state(d, model, opt, sched, gen)
+            state = load_state(d, model, opt, sched, gen, device=device, noise_gen=noise_gen)
         step, samples_seen = int(state["step"]), int(state["samples_seen"])
         skipped_before = Counter(state.get("skipped") or {})
         resumed_from = ckpt.path
         if rank:  # the checkpoint holds rank 0's noise stream; other ranks get their own
             gen.manual_seed(cfg.seed * 1_000_003 + rank + 7919 * step)
+            if noise_gen is not gen:
+                noise_gen.manual_seed(cfg.seed * 1_000_003 + rank + 7919 * step)
         if rank == 0:
             log.info("train: resumed from %s at step %d", ckpt.path, step)
     start_step = step
@@ -165,7 +200,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         nonlocal window_t0, window_samples, window_wait, losses
         dt = max(1e-9, time.perf_counter() - window_t0)
         skipped = skipped_before + batcher.skipped
-        sums = _all_reduce([window_samples, run_samples, float(sum(losses)), float(len(losses)), window_wait,
+        loss_sum = float(torch.stack(losses).sum()) if losses else 0.0  # the one host sync per log step
+        sums = _all_reduce([window_samples, run_samples, loss_sum, float(len(losses)), window_wait,
                             float(batcher.decoded)] + [float(skipped.get(r, 0)) for r in SKIP_REASONS])
         metrics = {
             "step": step, "start_step": start_step, "epoch": epoch,
@@ -184,7 +220,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         if checkpoint:
             with tempfile.TemporaryDirectory() as tmp:
                 if rank == 0:
-                    save_state(tmp, model, opt, sched, step, metrics["samples_seen"], skipped, gen, cfg)
+                    save_state(tmp, model, opt, sched, step, metrics["samples_seen"], skipped, gen, cfg, noise_gen)
                     ray.train.report(metrics, checkpoint=Checkpoint.from_directory(tmp),
                                      checkpoint_dir_name=f"checkpoint_step_{step:08d}")
                 else:
@@ -203,7 +239,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         t_wait = time.perf_counter()
         epoch, batch = next(feed)
         window_wait += time.perf_counter() - t_wait
-        loss, _ = train_step(model, opt, sched, cfg, tokenizer, batch.frames, batch.texts, gen, device)
+        loss, _ = train_step(model, opt, sched, cfg, tokenizer, batch.frames, batch.texts, gen, device, noise_gen)
         step += 1
         n = len(batch.texts)
         window_samples += n

@@ -168,10 +168,13 @@ def flow_matching_loss(model: nn.Module, x0: torch.Tensor, tokens: torch.Tensor,
                        t: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
     """Rectified-flow loss: MSE between predicted and true velocity ``noise - x0``."""
     b = x0.shape[0]
+    # drawn where the generator lives (a CUDA generator makes the noise on the GPU: no full-size
+    # host tensor and copy every step); .to() is then a no-op
+    dev = generator.device if generator is not None else x0.device
     if t is None:  # logit-normal timesteps (SD3): more weight on the middle of the path
-        t = torch.sigmoid(torch.randn(b, generator=generator)).to(x0.device)
+        t = torch.sigmoid(torch.randn(b, generator=generator, device=dev)).to(x0.device)
     if noise is None:
-        noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+        noise = torch.randn(x0.shape, generator=generator, device=dev).to(x0.device)
     tb = t.view(b, 1, 1, 1, 1)
     xt = (1 - tb) * x0 + tb * noise
     pred = model(xt, t, tokens)
