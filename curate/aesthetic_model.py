@@ -83,9 +83,9 @@ class AestheticScorer:
         import open_clip
         import torch
 
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = device
+        from curate.devices import resolve_device
+
+        self.device = device = resolve_device(device)  # auto: a GPU only if Ray reserved one for this actor
         if pretrained and not os.path.isfile(pretrained):
             _check_pretrained(model, pretrained)
         try:

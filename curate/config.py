@@ -473,6 +473,12 @@ class TrainConfig(Section):
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Final learning rate as a fraction of lr.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     grad_clip: float = Field(1.0, gt=0, description="Clip the gradient global norm to this.")
+    grad_checkpoint: bool = Field(False, description=(
+        "Recompute each DiT block in the backward pass instead of keeping its activations: ~20x less "
+        "activation memory for ~30% more compute (the way to fit long/high-resolution buckets)."))
+    gpu_memory_gb: float = Field(80.0, gt=0, description=(
+        "Memory of one training GPU (GiB), for the pre-start estimate: a GPU run whose estimated step "
+        "(tokens per clip x batch x width x depth, see curate/train/plan.py) exceeds 90% of it is refused with the numbers."))
     precision: Literal["bf16", "fp32"] = Field("bf16", description=(
         "Compute precision on CUDA: bf16 = torch.autocast(bfloat16) with TF32 matmuls (no grad scaler needed); "
         "fp32 = full precision. Training on CPU always runs fp32."))

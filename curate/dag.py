@@ -103,6 +103,58 @@ def _max_actors(r: Resources, default: int) -> int:
     return int(c[1] if isinstance(c, tuple) else c)
 
 
+def _min_actors(r: Resources) -> int:
+    c = r.concurrency or 1
+    return int(c[0] if isinstance(c, tuple) else c)
+
+
+def fit_gpus(specs: list[StageSpec], node_gpus: list[float], autoscale: bool) -> list[StageSpec]:
+    """Check every stage's GPU request against the cluster before any data flows.
+
+    ``node_gpus``: GPUs of each live node (a request larger than the biggest node can never be
+    placed, whatever the cluster total). ``autoscale``: joined an existing cluster
+    (``ray.address``), whose autoscaler may still add GPU nodes -- there a shortfall is a
+    warning, and nothing is moved to CPU behind the user's back. On a private local instance:
+    a caption actor larger than any node runs on CPU with a warning (the transformers backend
+    works there; vLLM then reports it cannot load); any other stage larger than a node, or GPU
+    actor pools whose smallest sizes add up to more GPUs than exist (the last actors would stay
+    pending forever), is a ConfigError naming the settings.
+    """
+    import dataclasses
+
+    from curate.stages.captions import Captions
+
+    biggest, total = max(node_gpus, default=0.0), sum(node_gpus)
+    out: list[StageSpec] = []
+    for spec in specs:
+        g = spec.resources.num_gpus
+        if g > biggest + 1e-9:
+            where = f"{spec.cls.name} asks for {g:g} GPUs per {'actor' if spec.resources.actor else 'task'}"
+            if autoscale:
+                log.warning("%s but no live node has that many (largest: %g): it waits for the autoscaler "
+                            "to add a GPU node", where, biggest)
+            elif spec.cls is Captions:
+                log.warning("%s but this machine has %g: caption actors run on CPU (set captions.num_gpus=0 to "
+                            "silence this)", where, biggest)
+                spec = dataclasses.replace(spec, resources=dataclasses.replace(spec.resources, num_gpus=0.0))
+            else:
+                raise ConfigError(f"{where} but no node of this Ray instance has more than {biggest:g}; "
+                                  f"lower {spec.cls.name}.num_gpus or run on a GPU machine")
+        out.append(spec)
+    pools = [(s.cls.name, s.resources.num_gpus * _min_actors(s.resources)) for s in out
+             if s.resources.actor and s.resources.num_gpus]
+    need = sum(n for _, n in pools)
+    if need > total + 1e-9:
+        msg = (f"GPU actor pools need {need:g} GPUs ({', '.join(f'{name}: {n:g}' for name, n in pools)}; "
+               f"num_gpus x concurrency) but the Ray cluster has {total:g}: the last actors would stay pending "
+               "forever. Lower captions.concurrency / *.num_gpus, or add GPUs.")
+        if autoscale:
+            log.warning("%s (continuing: the cluster may autoscale)", msg)
+        else:
+            raise ConfigError(msg)
+    return out
+
+
 def build(table: pa.Table, specs: list[StageSpec], ctx: RunContext, parallelism: int):
     """Lazy streaming dataset: input table -> every stage's map_batches."""
     import ray

@@ -91,9 +91,15 @@ def _init_ray(cfg: Config) -> int:
     return max(1, cpus)
 
 
+def _node_gpus() -> list[float]:
+    import ray
+
+    return [float(n.get("Resources", {}).get("GPU", 0.0)) for n in ray.nodes() if n.get("Alive")]
+
+
 def run_pipeline(cfg: Config) -> RunSummary:
     """Run discover -> stages -> shards for ``cfg``; never raises for bad inputs."""
-    from curate.dag import build, check_chain, plan
+    from curate.dag import build, check_chain, fit_gpus, plan
     from curate.schemas import stream_schema
     from curate.shards import ShardWriter
     from curate.stage import RunContext
@@ -140,10 +146,7 @@ def run_pipeline(cfg: Config) -> RunSummary:
 
     if table.num_rows:
         parallelism = _init_ray(cfg)
-        if cfg.captions.enabled:
-            from curate.stages.captions import fit_gpus
-
-            specs = fit_gpus(specs)
+        specs = fit_gpus(specs, _node_gpus(), autoscale=bool(cfg.ray.address or os.environ.get("RAY_ADDRESS")))
         ctx = RunContext(run_id=run_id, output_dir=out.path(""), work_dir=work_dir)
         ds = build(table, specs, ctx, parallelism)
         for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):

@@ -98,21 +98,3 @@ class Captions(Stage):
         share_stage_seconds(rows, self.name, self.level, time.perf_counter() - t0)
         names = [n for n in batch.schema.names if n != "caption_frames"]
         return rows_to_table(rows, pa.schema([batch.schema.field(n) for n in names]), self.adds)
-
-
-def fit_gpus(specs: list[Any]) -> list[Any]:
-    """Driver side, after ray.init: a caption actor asking for more GPUs than the cluster has
-    would wait forever; run it on CPU instead and say so (vllm then reports it cannot load)."""
-    import dataclasses
-
-    import ray
-
-    have = float(ray.cluster_resources().get("GPU", 0.0))
-    out = []
-    for spec in specs:
-        if spec.cls is Captions and spec.resources.num_gpus > have:
-            log.warning("captions.num_gpus=%s but the Ray cluster has %s GPUs: caption actors run on CPU "
-                        "(set captions.num_gpus=0 to silence this)", spec.resources.num_gpus, have)
-            spec = dataclasses.replace(spec, resources=dataclasses.replace(spec.resources, num_gpus=0.0))
-        out.append(spec)
-    return out

@@ -74,10 +74,55 @@ def test_bad_prompt_file_is_a_config_error(tmp_path):
     load_config(None, [f"captions.prompts={tmp_path / 'nope.yaml'}"])  # disabled: not checked
 
 
-def test_gpu_request_falls_back_to_cpu_without_gpus(ray_local):
-    from curate.stages.captions import fit_gpus
+def test_gpu_request_falls_back_to_cpu_without_gpus():
+    from curate.dag import fit_gpus
 
-    if ray_local.cluster_resources().get("GPU", 0):
-        pytest.skip("this machine has GPUs")
-    specs = fit_gpus(plan(load_config(None, ["captions.enabled=true", "captions.num_gpus=1"])))
+    specs = fit_gpus(plan(load_config(None, ["captions.enabled=true", "captions.num_gpus=1"])), [0.0], autoscale=False)
     assert specs[-1].cls.name == "captions" and specs[-1].resources.num_gpus == 0
+
+
+def test_gpu_budget_checked_per_node_and_in_total(caplog):
+    """Per node, not cluster total; pools that cannot all be placed are refused locally, warned on a cluster."""
+    from curate.config import ConfigError
+    from curate.dag import fit_gpus
+
+    two_gpus = ["captions.enabled=true", "captions.num_gpus=2", "aesthetics.enabled=false"]
+    # 2 GPUs per actor on two 1-GPU nodes: never placeable although the cluster has 2
+    local = fit_gpus(plan(load_config(None, two_gpus)), [1.0, 1.0], autoscale=False)
+    assert local[-1].resources.num_gpus == 0
+    # on a cluster (autoscaler) nothing is moved to CPU behind the user's back
+    cluster = fit_gpus(plan(load_config(None, two_gpus)), [0.0], autoscale=True)
+    assert cluster[-1].resources.num_gpus == 2 and "autoscaler" in caplog.text
+    # 8 caption actors x 1 GPU + aesthetics 0.25 on 8 GPUs: one actor would wait forever
+    over = ["captions.enabled=true", "captions.num_gpus=1", "captions.concurrency=8",
+            "aesthetics.enabled=true", "aesthetics.num_gpus=0.25"]
+    with pytest.raises(ConfigError, match=r"need 8.25 GPUs \(aesthetics: 0.25, captions: 8"):
+        fit_gpus(plan(load_config(None, over)), [8.0], autoscale=False)
+    fits = over[:2] + ["captions.concurrency=7"] + over[3:]
+    assert [s.resources.num_gpus for s in fit_gpus(plan(load_config(None, fits)), [8.0], autoscale=False)
+            if s.cls.name in ("captions", "aesthetics")] == [0.25, 1.0]
+    with pytest.raises(ConfigError, match="aesthetics asks for 2 GPUs"):
+        fit_gpus(plan(load_config(None, ["aesthetics.enabled=true", "aesthetics.num_gpus=2"])), [1.0], autoscale=False)
+
+
+def test_auto_device_follows_the_ray_reservation(monkeypatch):
+    """auto = cuda only when Ray reserved a GPU for this worker (or outside Ray when CUDA exists)."""
+    from curate import devices
+
+    monkeypatch.setattr(devices, "cuda_available", lambda: True)
+    for ids, want in ((None, "cuda"), ([], "cpu"), (["0"], "cuda")):
+        monkeypatch.setattr(devices, "ray_gpu_ids", lambda ids=ids: ids)
+        assert devices.resolve_device("auto") == want
+    assert devices.resolve_device("cuda:1") == "cuda:1"
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)
+    assert devices.resolve_device("auto") == "cpu"
+
+
+def test_ray_gpu_ids_inside_a_worker_is_what_it_reserved(ray_local):
+    """In a Ray task that reserved no GPU the answer is [] (not None): auto then means cpu."""
+    from curate import devices
+
+    assert devices.ray_gpu_ids() is None  # the driver
+    assert ray_local.get(ray_local.remote(num_gpus=0)(devices.ray_gpu_ids).remote()) == []
+
+

@@ -51,10 +51,9 @@ class TransformersCaptioner:
                 self.backend, cfg.model, f"{exc}; install the captions extra: pip install 'curate[captions]'")) from None
         self.cfg, self.model = cfg, cfg.model
         self.torch = torch
-        if cfg.device == "auto":
-            self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        else:
-            self.device = cfg.device
+        from curate.devices import resolve_device
+
+        self.device = resolve_device(cfg.device)  # auto: a GPU only if Ray reserved one for this actor
         if self.device == "cpu":  # use the CPUs this actor was given, not every core (oversubscription)
             torch.set_num_threads(max(1, int(cfg.num_cpus)))
         if cfg.dtype == "auto":

@@ -56,14 +56,9 @@ def resolve_model(model: str) -> str:
 
 
 def pick_device(device: str) -> str:
-    if device != "auto":
-        return device
-    try:
-        import torch
+    from curate.devices import resolve_device
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:  # pragma: no cover
-        return "cpu"
+    return resolve_device(device)
 
 
 class SentenceTransformerEmbedder:

@@ -143,24 +143,51 @@ def _last_report(run_dir: str) -> dict[str, Any]:
 
 
 def check_resources(cfg: Config) -> None:
-    """Fail fast instead of hanging: the workers' CPU reservation must leave room for decode tasks.
+    """Fail fast instead of hanging or running out of memory half-way.
 
-    Ray Train workers hold their CPUs for the whole run; Ray Data decode tasks need
-    ``train.decode_cpus`` each. If the workers take every CPU the feed never produces a batch
-    and training waits forever. A private local Ray instance cannot grow, so that is an error;
-    on a cluster (``ray.address``/``RAY_ADDRESS``) the autoscaler may add nodes: a warning.
+    * CPUs: the workers' reservation must leave room for decode tasks. Ray Train workers hold
+      their CPUs for the whole run; Ray Data decode tasks need ``train.decode_cpus`` each. If
+      the workers take every CPU the feed never produces a batch and training waits forever.
+    * GPUs (``use_gpu``): ``num_workers x gpus_per_worker`` must exist (else the workers stay
+      pending forever), and several workers must not share one GPU (NCCL needs a GPU per rank).
+    * Memory (``use_gpu``): the estimate of :mod:`curate.train.plan` must fit ``train.gpu_memory_gb``.
+
+    A private local Ray instance cannot grow, so a shortfall is an error; on a cluster
+    (``ray.address``/``RAY_ADDRESS``) the autoscaler may add nodes: a warning.
     """
     import ray
 
+    from curate.train.plan import check_fits
+
     tc = cfg.train
-    total = float(ray.cluster_resources().get("CPU", 0.0))
+    resources = ray.cluster_resources()
+    problems: list[str] = []
+    total = float(resources.get("CPU", 0.0))
     reserved = tc.num_workers * tc.cpus_per_worker
-    if total - reserved >= tc.decode_cpus - 1e-9:
+    if total - reserved < tc.decode_cpus - 1e-9:
+        problems.append(
+            f"train.num_workers x train.cpus_per_worker = {tc.num_workers} x {tc.cpus_per_worker} reserves "
+            f"{reserved:g} of the {total:g} CPUs, leaving less than train.decode_cpus = {tc.decode_cpus:g} for the "
+            f"Ray Data decode tasks: training would wait for data forever. Lower train.cpus_per_worker "
+            f"(e.g. {max(0.0, (total - tc.decode_cpus) / tc.num_workers):g}) or train.num_workers, or add CPUs.")
+    if tc.use_gpu:
+        if tc.num_workers > 1 and tc.gpus_per_worker < 1:
+            raise ConfigError(f"train.gpus_per_worker = {tc.gpus_per_worker:g} with train.num_workers = {tc.num_workers}: "
+                              "several distributed (NCCL) workers cannot share one GPU; use 1 GPU per worker.")
+        gpus = float(resources.get("GPU", 0.0))
+        wanted = tc.num_workers * tc.gpus_per_worker
+        if gpus + 1e-9 < wanted:
+            problems.append(f"train asks for {tc.num_workers} x {tc.gpus_per_worker:g} = {wanted:g} GPUs but the Ray "
+                            f"cluster has {gpus:g}: the workers would wait forever. Lower train.num_workers, "
+                            "or set train.use_gpu: false, or add GPU nodes.")
+        try:
+            est = check_fits(tc)
+            log.info("train: %s", est.describe())
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if not problems:
         return
-    msg = (f"train.num_workers x train.cpus_per_worker = {tc.num_workers} x {tc.cpus_per_worker} reserves "
-           f"{reserved:g} of the {total:g} CPUs, leaving less than train.decode_cpus = {tc.decode_cpus:g} for the "
-           f"Ray Data decode tasks: training would wait for data forever. Lower train.cpus_per_worker "
-           f"(e.g. {max(0.0, (total - tc.decode_cpus) / tc.num_workers):g}) or train.num_workers, or add CPUs.")
+    msg = " ".join(problems)
     if cfg.ray.address or os.environ.get("RAY_ADDRESS"):
         log.warning("%s (continuing: the cluster may autoscale)", msg)
     else:

@@ -50,6 +50,7 @@ def lr_lambda(cfg: TrainConfig):
 def build(cfg: TrainConfig) -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     torch.manual_seed(cfg.seed)
     model = VideoDiT.from_config(cfg.model)
+    model.grad_checkpoint = cfg.grad_checkpoint
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},

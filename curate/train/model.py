@@ -125,6 +125,7 @@ class VideoDiT(nn.Module):
                  vocab_size: int = 8192, max_tokens: int = 32, channels: int = 3) -> None:
         super().__init__()
         self.dim, self.patch, self.channels = dim, tuple(patch), channels
+        self.grad_checkpoint = False  # recompute blocks in backward (train.grad_checkpoint)
         self.embed = nn.Conv3d(channels, dim, kernel_size=self.patch, stride=self.patch)
         self.text = TextEncoder(vocab_size, max_tokens, dim, heads)
         self.t_mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
@@ -150,7 +151,12 @@ class VideoDiT(nn.Module):
         text, pad, pooled = self.text(tokens)
         cond = self.t_mlp(timestep_embedding(t, self.dim).to(h.dtype)) + pooled
         for blk in self.blocks:
-            h = blk(h, cond, text, pad)
+            if self.grad_checkpoint and self.training and torch.is_grad_enabled():
+                from torch.utils.checkpoint import checkpoint
+
+                h = checkpoint(blk, h, cond, text, pad, use_reentrant=False)
+            else:
+                h = blk(h, cond, text, pad)
         shift, scale = self.ada_out(cond).chunk(2, dim=1)
         h = self.out(_modulate(self.norm_out(h), shift, scale))  # (B, N, C*pt*ph*pw)
         h = h.view(b, gt, gh, gw, c, pt, ph, pw).permute(0, 4, 1, 5, 2, 6, 3, 7)
