@@ -76,10 +76,29 @@ def aesthetic_head(dim: int):
     return AestheticMLP()
 
 
+def needs_quick_gelu(model: str, pretrained: str | None, override: bool | None = None) -> bool:
+    """Whether ``model`` must be built with QuickGELU to match its weights.
+
+    OpenAI's CLIP weights were trained with QuickGELU, but open_clip 3.x builds ``ViT-L-14`` with
+    plain GELU and only warns when the ``openai`` tag is loaded into it: the embeddings then
+    drift and the LAION head's scores with them. The pretrained tag's config says which
+    activation it needs (``quick_gelu``); a local checkpoint file cannot tell, so
+    ``aesthetics.quick_gelu`` (``override``) decides there (true for a saved copy of the openai weights).
+    """
+    if override is not None:
+        return override
+    if not pretrained or os.path.isfile(pretrained):
+        return False
+    import open_clip
+
+    return bool((open_clip.get_pretrained_cfg(model, pretrained) or {}).get("quick_gelu", False))
+
+
 class AestheticScorer:
     """Embeds RGB frames with open_clip and scores them with the aesthetic head (if given)."""
 
-    def __init__(self, model: str, pretrained: str | None, head_path: str | None, device: str = "cpu") -> None:
+    def __init__(self, model: str, pretrained: str | None, head_path: str | None, device: str = "cpu",
+                 quick_gelu: bool | None = None) -> None:
         import open_clip
         import torch
 
@@ -90,7 +109,8 @@ class AestheticScorer:
             _check_pretrained(model, pretrained)
         try:
             self.model, _, self.preprocess = open_clip.create_model_and_transforms(
-                model, pretrained=pretrained or None, device=device)
+                model, pretrained=pretrained or None, device=device,
+                force_quick_gelu=needs_quick_gelu(model, pretrained, quick_gelu))
         except Exception as exc:  # noqa: BLE001
             raise ModelUnavailable(_how(model, pretrained) + f" ({type(exc).__name__}: {exc})") from None
         if not pretrained:

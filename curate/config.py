@@ -258,6 +258,10 @@ class CaptionsConfig(Section):
     def _check(self) -> CaptionsConfig:
         if self.chapter_max_s < self.chapter_min_s:
             raise ValueError("captions.chapter_max_s must be >= captions.chapter_min_s")
+        tp = self.vllm.tensor_parallel_size
+        if self.backend == "vllm" and tp > 1 and self.num_gpus != tp:
+            raise ValueError(f"captions.vllm.tensor_parallel_size={tp} shards one replica over {tp} GPUs: set "
+                             f"captions.num_gpus={tp} (now {self.num_gpus:g}) so Ray reserves them for the actor")
         if self.enabled:  # a bad prompt file fails at start-up, not in a GPU actor hours later
             from curate.captioners.prompts import PromptError, load_prompts
 
@@ -279,6 +283,9 @@ class AestheticsConfig(Section):
     head_path: str | None = Field(
         None, description="Local .pth of the LAION improved aesthetic predictor (e.g. sac+logos+ava1-l14-linearMSE.pth); "
         "null = embeddings only.")
+    quick_gelu: bool | None = Field(None, description=(
+        "Build the model with QuickGELU (None = as the pretrained tag requires: true for 'openai'; set true for a "
+        "local checkpoint file of OpenAI CLIP weights, whose activation the file cannot tell)."))
     frames: int = Field(3, ge=1, le=32, description="Frames per clip, spread first..last.")
     reduce: Literal["mean", "min"] = Field("mean", description="Per-clip score from frame scores: mean (Open-Sora) or min (NeMo).")
     device: str = Field("auto", description="Torch device: auto, cpu, cuda, cuda:1 ...")

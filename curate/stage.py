@@ -55,11 +55,26 @@ class Resources:
             kw["num_gpus"] = self.num_gpus
         if self.memory:
             kw["memory"] = self.memory
-        if self.actor:
-            kw["concurrency"] = self.concurrency or default_concurrency
-        elif self.concurrency:
-            kw["concurrency"] = self.concurrency
+        kw["compute"] = self.compute(default_concurrency)
         return kw
+
+    def compute(self, default_concurrency: int = 1) -> Any:
+        """The Ray Data compute strategy (``concurrency=`` is deprecated in Ray 2.60, removed in 2.64).
+
+        Actors: a fixed pool of ``concurrency`` (default ``default_concurrency``), or an autoscaling
+        pool for a ``(min, max)`` tuple. Tasks: at most ``concurrency`` at once (None = as resources allow).
+        """
+        from ray.data import ActorPoolStrategy, TaskPoolStrategy
+
+        c = self.concurrency
+        if self.actor:
+            c = c or default_concurrency
+            if isinstance(c, tuple):
+                return ActorPoolStrategy(min_size=c[0], max_size=c[1])
+            return ActorPoolStrategy(size=c)
+        if isinstance(c, tuple):
+            return TaskPoolStrategy(size=c[1])
+        return TaskPoolStrategy(size=c) if c else TaskPoolStrategy()
 
 
 @dataclass

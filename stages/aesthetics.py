@@ -54,7 +54,7 @@ class Aesthetics(Stage):
         self.scorer = scorer
         if scorer is None:
             try:
-                self.scorer = AestheticScorer(cfg.model, cfg.pretrained, cfg.head_path, cfg.device)
+                self.scorer = AestheticScorer(cfg.model, cfg.pretrained, cfg.head_path, cfg.device, cfg.quick_gelu)
             except ModelUnavailable as exc:
                 self.unavailable = str(exc)
             except Exception as exc:  # noqa: BLE001 - e.g. CUDA errors: skip this stage, keep the run

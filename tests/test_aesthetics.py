@@ -140,3 +140,19 @@ def test_frames_shared_by_the_analyse_stage(tiny_ckpt, samples, tmp_path, monkey
         # same frames (upright, 448 px short side) up to JPEG q95: the same embedding and score
         assert float(np.dot(r["clip_embedding"], ref["clip_embedding"])) > 0.995
         assert r["aesthetic_score"] == pytest.approx(ref["aesthetic_score"], abs=0.05)
+
+
+def test_openai_weights_get_quick_gelu(tiny_ckpt):
+    """open_clip 3.x builds ViT-L-14 with GELU; the openai tag needs QuickGELU (else scores drift)."""
+    from open_clip.transformer import QuickGELU
+
+    from curate.aesthetic_model import needs_quick_gelu
+
+    assert needs_quick_gelu("ViT-L-14", "openai") is True
+    assert needs_quick_gelu("ViT-L-14", "laion2b_s32b_b82k") is False
+    ckpt, head = tiny_ckpt
+    assert needs_quick_gelu("tiny-clip", ckpt) is False  # a file cannot tell: the config decides
+    for flag in (True, False):
+        scorer = AestheticScorer("tiny-clip", ckpt, head, device="cpu", quick_gelu=flag)
+        acts = {type(m) for m in scorer.model.visual.modules()}
+        assert (QuickGELU in acts) is flag

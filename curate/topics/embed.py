@@ -151,8 +151,8 @@ def embed_ray(texts: list[str], cfg: Any, out: np.ndarray | None = None) -> np.n
     per_block = max(cfg.batch_size, min(cfg.chunk_size, -(-n // (cfg.ray_concurrency * 4)) or 1))
     blocks = [table.slice(i, per_block) for i in range(0, n, per_block)] or [table]
     ds = ray.data.from_arrow(blocks)
-    kwargs: dict[str, Any] = {"concurrency": cfg.ray_concurrency, "batch_size": cfg.batch_size * 4,
-                              "batch_format": "numpy"}
+    kwargs: dict[str, Any] = {"compute": ray.data.ActorPoolStrategy(size=cfg.ray_concurrency),
+                              "batch_size": cfg.batch_size * 4, "batch_format": "numpy"}
     if cfg.ray_num_gpus:
         kwargs["num_gpus"] = cfg.ray_num_gpus
     device = cfg.device if cfg.device != "auto" else ("cuda" if cfg.ray_num_gpus else "cpu")
