@@ -30,6 +30,21 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def os_error_line(exc: OSError, output_dir: str) -> str:
+    """One line for an OSError that ended a run (the manifest only lists complete shards)."""
+    import errno
+
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = f"disk full while writing to {output_dir}{where}: free space (or point output.dir elsewhere) and re-run"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = f"no permission to write to {output_dir}{where}: fix the permissions or choose another output.dir"
+    else:
+        what = f"I/O error on {output_dir}{where}: {exc.strerror or exc}"
+    return (f"{what}. Every shard listed in {output_dir}/manifest.json is complete; a re-run resumes "
+            "from there without duplicates.")
+
+
 def _load(config: Optional[str], overrides: Optional[list[str]]):
     try:
         return load_config(config, overrides or [])
@@ -52,7 +67,12 @@ def run(
         summary = run_pipeline(cfg)
     except ConfigError as exc:
         _fail(str(exc))
+    except OSError as exc:  # disk full, permissions, I/O errors on the output: one line, committed shards intact
+        _fail(os_error_line(exc, cfg.output.dir), code=1)
     print_summary(summary)
+    if summary.after_errors:
+        _fail("the shards were written, but " + "; ".join(f"{k} failed ({v})" for k, v in summary.after_errors.items())
+              + "; re-run `curate run` (it redoes only these steps) or the step's own command", code=1)
     if summary.train_error:
         what = "training failed" if summary.train_failed else "training did not start"
         _fail(f"the shards were written, but {what}: {summary.train_error}", code=1 if summary.train_failed else 2)

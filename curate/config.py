@@ -591,6 +591,12 @@ class OutputConfig(Section):
         description="On a re-run, videos that failed with one of these (transient) reasons are removed "
         "from the shards and processed again; every other finished video is skipped.",
     )
+    lock_wait_s: float = Field(0.0, ge=0, description=(
+        "One writer per output: a run that finds another run writing to output.dir waits this long for it, "
+        "then stops with one line naming the holder (0 = stop at once)."))
+    lock_stale_s: float = Field(600.0, gt=0, description=(
+        "Object-store outputs only: a lock object whose holder sent no heartbeat for this long is taken over "
+        "(local outputs use flock, which the kernel releases when the holder dies)."))
 
 
 class ReportConfig(Section):

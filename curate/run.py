@@ -50,6 +50,7 @@ class RunSummary:
     train: dict[str, Any] | None = None  # the training record when train.enabled (see curate.train.launch)
     train_error: str | None = None  # why training did not run or failed; the shards are still written
     train_failed: bool = False  # True: training ran and failed; False with train_error: it did not start
+    after_errors: dict[str, str] = field(default_factory=dict)  # after-run steps that failed: {step: error}
 
     @property
     def realtime_factor(self) -> float:
@@ -60,6 +61,27 @@ class RunSummary:
         d = dict(self.__dict__)
         d["video_seconds_per_wall_second"] = round(self.realtime_factor, 3)
         return d
+
+
+def check_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """A ``host:port`` / ``ray://host:port`` address must accept a TCP connection within ``timeout_s``.
+
+    Ray itself retries an unreachable head for many minutes before raising; this says it in seconds.
+    ``auto``/``local`` and addresses without a port are left to Ray.
+    """
+    import socket
+
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    if hostport in ("auto", "local") or ":" not in hostport:
+        return
+    host, _, port = hostport.rpartition(":")
+    if not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Ray head at {address} ({exc.strerror or exc}); start it with "
+                          "`ray start --head`, fix ray.address / RAY_ADDRESS, or unset them to run locally") from None
 
 
 def _init_ray(cfg: Config) -> int:
@@ -75,6 +97,7 @@ def _init_ray(cfg: Config) -> int:
                                   "log_to_driver": True, "configure_logging": False}
         address = cfg.ray.address or os.environ.get("RAY_ADDRESS")
         if address:
+            check_reachable(address)
             kwargs["address"] = address
         else:
             kwargs["address"] = "local"  # a private instance; never silently join a `ray start` head
@@ -82,7 +105,12 @@ def _init_ray(cfg: Config) -> int:
                 kwargs["num_cpus"] = cfg.ray.num_cpus
             if cfg.ray.object_store_memory:
                 kwargs["object_store_memory"] = cfg.ray.object_store_memory
-        ray.init(**kwargs)
+        try:
+            ray.init(**kwargs)
+        except ConnectionError as exc:  # e.g. 'auto' with no running cluster
+            raise ConfigError(f"cannot join the Ray cluster at {kwargs['address']}: {str(exc).splitlines()[0]} "
+                              "(start one with `ray start --head`, or unset ray.address / RAY_ADDRESS to run "
+                              "on a private local instance)") from None
     ctx = ray.data.DataContext.get_current()
     if cfg.ray.disable_resource_reservation:
         ctx.op_resource_reservation_enabled = False
@@ -97,19 +125,45 @@ def _node_gpus() -> list[float]:
     return [float(n.get("Resources", {}).get("GPU", 0.0)) for n in ray.nodes() if n.get("Alive")]
 
 
-def run_pipeline(cfg: Config) -> RunSummary:
-    """Run discover -> stages -> shards for ``cfg``; never raises for bad inputs."""
-    from curate.dag import build, check_chain, fit_gpus, plan
-    from curate.schemas import stream_schema
-    from curate.shards import ShardWriter
-    from curate.stage import RunContext
-    from curate.stages.discover import discover
+def open_output(cfg: Config):
+    """The output folder, created; a path that cannot be one is a ConfigError (one line, not a traceback)."""
     from curate.storage import Output
 
-    t0 = time.perf_counter()
     out = Output(cfg.output.dir)
-    out.makedirs("")
+    try:
+        if out.local and os.path.exists(out.root) and not os.path.isdir(out.root):
+            raise ConfigError(f"output.dir {out.root} exists and is not a folder; choose another output.dir")
+        out.makedirs("")
+        if out.local and not os.access(out.root, os.W_OK | os.X_OK):
+            raise PermissionError(f"no write permission on {out.root}")
+    except (PermissionError, FileExistsError, NotADirectoryError) as exc:
+        raise ConfigError(f"cannot write to output.dir {cfg.output.dir}: {exc}") from None
+    return out
+
+
+def run_pipeline(cfg: Config) -> RunSummary:
+    """Run discover -> stages -> shards -> after-run steps for ``cfg``; never raises for bad inputs.
+
+    Holds the output's lock (one writer per output, :mod:`curate.lock`) from before the
+    leftovers of a killed run are cleaned until the last manifest write.
+    """
+    from curate.lock import output_lock
+
+    t0 = time.perf_counter()
+    out = open_output(cfg)
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    with output_lock(out, run_id, cfg.output.lock_wait_s, cfg.output.lock_stale_s):
+        return _run_locked(cfg, out, run_id, t0)
+
+
+def _run_locked(cfg: Config, out: Any, run_id: str, t0: float) -> RunSummary:
+    from curate.after_run import run_after_steps
+    from curate.dag import build, check_chain, fit_gpus, plan
+    from curate.schemas import stream_schema
+    from curate.shards import ShardWriter, write_manifest
+    from curate.stage import RunContext
+    from curate.stages.discover import discover
+
     work_dir = out.path("_work") if out.local else os.path.join(tempfile.gettempdir(), "curate-work")
     os.makedirs(work_dir, exist_ok=True)
     specs = plan(cfg)
@@ -152,10 +206,6 @@ def run_pipeline(cfg: Config) -> RunSummary:
         for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
             writer.add(batch)
         writer.flush(final=True)
-        if cfg.dedup.enabled and cfg.analyze.enabled:
-            from curate.dedup import dedup_output
-
-            dedup_output(cfg.output.dir, cfg.dedup)
 
     st = writer.stats
     summary.videos, summary.videos_ok = st["videos"], st["videos_ok"]
@@ -173,7 +223,8 @@ def run_pipeline(cfg: Config) -> RunSummary:
         summary.captions = caption_stats(out.path(""), run_id)
     summary.wall_s = round(time.perf_counter() - t0, 3)
     writer.record_run(summary.as_dict())
-    _write_report(cfg)
+    # dedup, report, card: rebuilt whenever missing or older than the shard set (also on a no-op re-run)
+    summary.after_errors = run_after_steps(cfg, out, writer.manifest, lambda: write_manifest(out, writer.manifest))
     if cfg.train.enabled:  # the last stage: train on the shards just written (all of them, not only this run's)
         from curate.train.launch import train
 
@@ -186,26 +237,6 @@ def run_pipeline(cfg: Config) -> RunSummary:
             log.error("train: %s", exc)
             summary.train_error, summary.train_failed = f"training failed: {exc}", True
     return summary
-
-
-def _write_report(cfg: Config) -> None:
-    """Report + dataset card at the end of a run: logged, never fatal."""
-    if cfg.report.enabled:
-        try:
-            from curate.report import build_report
-
-            log.info("report: %s", build_report(cfg.output.dir, top_n=cfg.report.top_n, max_rejects=cfg.report.max_rejects))
-        except Exception:
-            log.exception("writing the report failed (the run itself succeeded); retry with `curate report %s`", cfg.output.dir)
-    if cfg.report.card:
-        try:
-            from curate.card import write_card
-
-            log.info("dataset card: %s", write_card(cfg.output.dir))
-        except FileExistsError as exc:
-            log.warning("dataset card not written: %s", exc)
-        except Exception:
-            log.exception("writing the dataset card failed (the run itself succeeded); retry with `curate card %s`", cfg.output.dir)
 
 
 def print_summary(s: RunSummary) -> None:
@@ -248,6 +279,8 @@ def print_summary(s: RunSummary) -> None:
         t.add_row("  checkpoint", str(tr["checkpoint"]))
     if s.train_error:
         t.add_row("train not run", s.train_error)
+    for step, err in s.after_errors.items():
+        t.add_row(f"{step} FAILED (shards intact)", err)
     con.print(t)
 
 

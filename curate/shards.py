@@ -3,7 +3,7 @@
 Rows stream in from the DAG (video and clip records mixed). A video is *complete* when its
 video record and all ``num_clips`` clip records have arrived; only complete videos are
 flushed, so a video's rows never straddle two commits. A commit writes
-``videos/part-NNNNN.parquet`` and ``clips/part-NNNNN.parquet`` under temporary names,
+``videos/part-NNNNN-<run id>.parquet`` and ``clips/part-NNNNN-<run id>.parquet`` under temporary names,
 renames them, then rewrites ``manifest.json`` (also tmp + rename). The manifest is the
 ledger: shards it does not list are leftovers of a killed run and are deleted on start, and
 the video ids in listed shards are skipped on re-runs. So re-running never duplicates rows
@@ -29,7 +29,8 @@ from curate.storage import Output
 log = logging.getLogger("curate")
 
 MANIFEST = "manifest.json"
-PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
+# part-00003-<run id>.parquet: the run id makes names unique across runs (older outputs: part-00003.parquet)
+PART_RE = re.compile(r"^part-(\d{5,})(?:-[\w-]+)?\.parquet$")
 
 
 def read_manifest(out: Output) -> dict[str, Any]:
@@ -77,6 +78,10 @@ class ShardWriter:
         self.stage_outcomes: Counter[str] = Counter()
         self.video_seconds = 0.0
         self.stage_seconds: Counter[str] = Counter()
+
+    def part_name(self, table: str, idx: int) -> str:
+        """``<table>/part-<index>-<run id>.parquet``: never the name of another run's shard."""
+        return f"{table}/part-{idx:05d}-{self.run_id}.parquet"
 
     # -- resume -------------------------------------------------------------------------
     def _cleanup_orphans(self) -> None:
@@ -129,7 +134,7 @@ class ShardWriter:
             entry = dict(s, index=idx, rows={})
             for name, t in tables.items():
                 t = t.filter(keep[name])
-                rel = f"{name}/part-{idx:05d}.parquet"
+                rel = self.part_name(name, idx)
                 buf = io.BytesIO()
                 pq.write_table(t, buf, compression=self.compression)
                 self.out.write_bytes(rel, buf.getvalue())
@@ -216,7 +221,7 @@ class ShardWriter:
         entry: dict[str, Any] = {"index": idx, "run_id": self.run_id, "config_hash": self.config_hash,
                                  "rows": {"videos": videos.num_rows, "clips": clips.num_rows}}
         for name, table in (("videos", videos), ("clips", clips)):
-            rel = f"{name}/part-{idx:05d}.parquet"
+            rel = self.part_name(name, idx)
             buf = io.BytesIO()
             pq.write_table(table, buf, compression=self.compression)
             self.out.write_bytes(rel, buf.getvalue())  # tmp name + rename

@@ -120,3 +120,23 @@ def test_loads_with_hf_datasets(sample_run):
                                split="train")
     assert len(ds) == summary.clips
     assert "clip_id" in ds.column_names
+
+
+def test_after_run_steps_are_rebuilt_when_missing_and_skipped_when_current(sample_run):
+    """A kill between the last shard commit and dedup: the next (no-op) run rebuilds dedup and the report."""
+    import pyarrow.parquet as pq
+
+    from curate.dedup import DEDUP_PATH
+
+    cfg, out, _, _ = sample_run
+    dedup_file, report = os.path.join(out, DEDUP_PATH), os.path.join(out, "report.html")
+    want = pq.read_table(dedup_file).sort_by("clip_id").to_pylist()
+    os.remove(dedup_file)
+    os.remove(report)
+    again = run_pipeline(cfg)
+    assert again.videos == 0 and not again.after_errors
+    assert pq.read_table(dedup_file).sort_by("clip_id").to_pylist() == want  # same duplicates as before
+    assert os.path.isfile(report)
+    stamps = (os.path.getmtime(dedup_file), os.path.getmtime(report))
+    run_pipeline(cfg)  # nothing changed: nothing is rebuilt
+    assert (os.path.getmtime(dedup_file), os.path.getmtime(report)) == stamps

@@ -25,8 +25,8 @@ def test_orphans_from_a_killed_commit_are_removed(tmp_path):
     (tmp_path / "videos" / "part-00001.parquet").write_bytes(b"partial")
     (tmp_path / "clips" / ".part-00001.parquet.1234abcd.tmp").write_bytes(b"partial")
     w2 = ShardWriter(out, "r2", "h", shard_clips=10, shard_videos=10)
-    assert sorted(os.listdir(tmp_path / "videos")) == ["part-00000.parquet"]
-    assert sorted(os.listdir(tmp_path / "clips")) == ["part-00000.parquet"]
+    assert sorted(os.listdir(tmp_path / "videos")) == ["part-00000-r1.parquet"]
+    assert sorted(os.listdir(tmp_path / "clips")) == ["part-00000-r1.parquet"]
     assert w2.next_index == 1
 
 

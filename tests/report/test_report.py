@@ -149,18 +149,22 @@ def test_report_follows_new_columns(enriched_out, enriched_html):
 
 
 def test_report_failure_never_fails_the_run(monkeypatch, caplog, tmp_path):
+    """A failing after-run step is logged with its retry command, reported, and stays stale."""
     import curate.report
+    from curate.after_run import run_after_steps
     from curate.config import load_config
-    from curate.run import _write_report
+    from curate.storage import Output
 
     def boom(*a, **k):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(curate.report, "build_report", boom)
     cfg = load_config(None, [f"output.dir={tmp_path}", "report.card=false"])
+    manifest = {"shards": []}
     with caplog.at_level(logging.ERROR, logger="curate"):
-        _write_report(cfg)  # must not raise
-    assert "writing the report failed" in caplog.text and "disk on fire" in caplog.text
+        errors = run_after_steps(cfg, Output(str(tmp_path)), manifest, lambda: None)  # must not raise
+    assert "report failed" in caplog.text and "curate report" in caplog.text and "disk on fire" in caplog.text
+    assert errors == {"report": "RuntimeError: disk on fire"} and "report" not in manifest["derived"]
 
 
 def test_report_cli(enriched_out, tmp_path):
