@@ -61,6 +61,27 @@ def _read_list(path: str) -> list[str]:
     return [str(r[col]).strip() for r in rows if r.get(col)]
 
 
+def _walk(root: str, exts: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(media files, folders named like media) under ``root``, following folder symlinks once each.
+
+    ``os.walk`` does not follow symlinked folders by default, so a linked folder of videos would
+    vanish without a word; here it is followed, with each real folder visited once (no loops).
+    """
+    files: list[str] = []
+    named_like_media: list[str] = []
+    seen: set[str] = set()
+    for d, dirs, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(d)
+        if real in seen:  # a symlink loop or a second link to the same folder
+            dirs[:] = []
+            continue
+        seen.add(real)
+        files += [os.path.join(d, f) for f in names if f.lower().endswith(exts)]
+        named_like_media += [os.path.join(d, x) for x in dirs if x.lower().endswith(exts)]
+        dirs[:] = [x for x in dirs if not x.lower().endswith(exts)]
+    return sorted(files), sorted(named_like_media)
+
+
 def expand_sources(cfg: InputConfig, sample_dir: str, download: DownloadConfig | None = None) -> list[dict[str, Any]]:
     """Return video rows (dicts) for every source, de-duplicated by video_id, in input order.
 
@@ -101,16 +122,14 @@ def expand_sources(cfg: InputConfig, sample_dir: str, download: DownloadConfig |
             continue
         path = os.path.expanduser(entry[7:] if entry.startswith("file://") else entry)
         if os.path.isdir(path):
-            found = sorted(
-                os.path.join(d, f)
-                for d, _, files in os.walk(path)
-                for f in files
-                if f.lower().endswith(exts)
-            )
-            if not found:
+            found, not_files = _walk(path, exts)
+            if not found and not not_files:
                 log.warning("input source %s: folder has no files with extensions %s", entry, list(exts))
             for f in found:
                 add(os.path.abspath(f))
+            for d in not_files:  # a folder named like a video: a row that says so, never a silent skip
+                add(os.path.abspath(d), "local", status="failed", error="not_a_file",
+                    error_detail="a folder, not a media file (its name ends with a video extension)")
         elif any(ch in path for ch in "*?["):
             found = sorted(glob.glob(path, recursive=True))
             if not found:
@@ -118,6 +137,9 @@ def expand_sources(cfg: InputConfig, sample_dir: str, download: DownloadConfig |
             for f in found:
                 if os.path.isfile(f):
                     add(os.path.abspath(f))
+                elif os.path.isdir(f) and f.lower().endswith(exts):
+                    add(os.path.abspath(f), "local", status="failed", error="not_a_file",
+                        error_detail="a folder, not a media file (its name ends with a video extension)")
         elif path.lower().endswith(LIST_EXTS) and os.path.isfile(path):
             try:
                 items = _read_list(path)

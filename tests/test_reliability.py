@@ -88,3 +88,22 @@ def test_unreachable_ray_address_fails_fast(tmp_path):
     assert res.returncode == 2 and "cannot reach the Ray head" in res.stderr, res.stderr[-2000:]
     assert "Traceback" not in res.stderr
     assert not os.path.exists(tmp_path / "out" / "videos")  # nothing was written
+
+
+def test_every_discovered_path_gets_a_row(tmp_path, samples):
+    """A folder named x.mp4 becomes a failed row; a symlinked folder of videos is followed (once)."""
+    from curate.config import InputConfig
+    from curate.stages.discover import expand_sources
+
+    src = tmp_path / "in"
+    (src / "clip.mp4").mkdir(parents=True)  # a folder named like a video
+    real = tmp_path / "elsewhere"
+    real.mkdir()
+    os.symlink(samples["bikes"].path, real / "bikes.mp4")
+    os.symlink(real, src / "linked")  # a symlinked folder
+    os.symlink(src, real / "loop")  # and a loop back
+    rows = expand_sources(InputConfig(sources=[str(src)]), str(tmp_path / "s"))
+    by = {os.path.relpath(r["source"], src): r for r in rows}
+    assert set(by) == {"clip.mp4", "linked/bikes.mp4"}
+    assert by["clip.mp4"]["status"] == "failed" and by["clip.mp4"]["error"] == "not_a_file"
+    assert by["linked/bikes.mp4"]["status"] == "ok"
