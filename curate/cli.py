@@ -1,4 +1,4 @@
-"""The ``curate`` command line (typer)."""
+"""curate: turn raw video into a training-ready text-to-video dataset (Ray + Parquet + DuckDB)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,20 @@ app.add_typer(__import__("curate.topics.cli", fromlist=["app"]).app, name="topic
 
 ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="Pipeline YAML (e.g. configs/local.yaml).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override: section.key=value (repeatable).")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from curate import __version__
+
+        typer.echo(f"curate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                 help="Print the version and exit.")] = False) -> None:
+    """curate: turn raw video into a training-ready text-to-video dataset (Ray + Parquet + DuckDB)."""
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -61,6 +75,9 @@ def run(
     """Run the pipeline: discover -> fetch -> probe -> cuts -> clips -> ... -> Parquet shards."""
     _setup_logging(verbose)
     cfg = _load(config, set_)
+    if not config:
+        typer.secho(f"note: no --config given: running the built-in defaults (input.sources={cfg.input.sources}) "
+                    f"into {cfg.output.dir}; see configs/local.yaml", err=True)
     from curate.run import print_summary, run_pipeline
 
     try:

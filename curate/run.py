@@ -245,6 +245,8 @@ def print_summary(s: RunSummary) -> None:
 
     con = Console(stderr=False)
     t = Table(title=f"curate run {s.run_id}", show_header=False)
+    t.add_column(overflow="fold")
+    t.add_column(overflow="fold")  # paths (output, checkpoint) are shown whole, never cut with an ellipsis
     t.add_row("output", s.output_dir)
     t.add_row("videos discovered", str(s.videos_discovered))
     if s.videos_skipped_done:

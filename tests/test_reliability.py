@@ -27,7 +27,8 @@ def test_second_writer_is_refused_with_the_holder_named(tmp_path):
                 pass
         res = _run("--set", f"output.dir={out.root}", "--set", "input.sources=[]")
         assert res.exit_code == 2 and "in use by run run-A" in res.output
-        assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+        errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
+        assert "Traceback" not in res.output and len(errors) == 1 and "run-A" in errors[0]
     with output_lock(out, "run-B"):  # released when the holder is done
         pass
 
