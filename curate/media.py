@@ -227,3 +227,38 @@ def decode_failure(exc: Exception, decoded: int, where: str) -> StageError:
     if decoded == 0:
         return StageError("decode_error", f"no frame could be decoded: {exc}")
     return StageError("truncated", f"decoding stopped {where}: {exc}")
+
+
+def verify_clip(path_or_file: Any, frames: int, width: int | None = None, height: int | None = None,
+                key: str | None = None) -> str | None:
+    """Why a clip file must not be used, or None when it is sound.
+
+    Checks without decoding every frame: the container opens (a file whose ``moov``/trailer was
+    never written -- ffmpeg exits 0 after ``Error writing trailer ... No space left on device``
+    -- does not), its video stream holds ``frames`` packets (demuxed, not decoded; +-1 for
+    encoders that drop or duplicate one at a boundary), the coded size is ``width`` x ``height``
+    when given, and the ``curate_key`` tag (the encode settings the file
+    was cut with) equals ``key`` when given, so a resume with other clip settings re-cuts it.
+    """
+    try:
+        c = av.open(path_or_file, metadata_errors="ignore")
+    except (av.error.FFmpegError, OSError) as exc:
+        return f"unreadable: {exc}"
+    with c:
+        if not c.streams.video:
+            return "no video stream"
+        vs = c.streams.video[0]
+        tags = {k.lower(): v for k, v in (c.metadata or {}).items()}
+        if key is not None and tags.get("comment") != f"curate_key={key}":
+            return f"made with other clip settings ({tags.get('comment')!r} != 'curate_key={key}')"
+        if width and height and (vs.codec_context.width, vs.codec_context.height) not in ((width, height), (height, width)):
+            return f"size {vs.codec_context.width}x{vs.codec_context.height}, expected {width}x{height}"
+        n = 0
+        try:
+            for pkt in c.demux(vs):
+                n += 1 if pkt.size else 0
+        except av.error.FFmpegError as exc:
+            return f"demux error after {n} packets: {exc}"
+        if abs(n - frames) > 1:
+            return f"{n} frames, expected {frames}"
+    return None
