@@ -15,7 +15,7 @@ names so every video is its own row. Cases:
    the second waits for the output lock (``output.lock_wait_s``). Every video of both must be
    in the output exactly once.
 4. **refusal** -- a second run without waiting must exit 2 with one line naming the first.
-5. **disk full** -- the output on a small tmpfs (needs ``mount``; skipped with a message where
+5. **disk full** -- the output on a tmpfs sized to 40 % of what the reference wrote (needs ``mount``; skipped with a message where
    mounting is not allowed): the run must end with exit != 0 and one ``error:`` line (no
    traceback), every shard listed in the manifest must read, and a re-run after space is freed
    (output copied to a bigger disk) must complete to the reference.
@@ -178,7 +178,9 @@ def main() -> int:
     # disk full on a small tmpfs
     mnt = work / "tmpfs"
     mnt.mkdir(exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mnt)],
+    used = sum(f.stat().st_size for f in ref_out.rglob("*") if f.is_file())
+    size_kb = max(1024, int(used * 0.4 / 1024))  # room for ~40 % of what the reference wrote
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(mnt)],
                              capture_output=True, text=True).returncode == 0
     if not mounted:
         print("SKIP disk full: mounting a tmpfs is not allowed here")
@@ -203,7 +205,8 @@ def main() -> int:
             got = snapshot(bigger)
             passed = (r.returncode != 0 and "Traceback" not in r.stderr and len(lines) >= 1 and readable
                       and r2.returncode == 0 and got["videos"] == ref["videos"] and not got["dup_rows"])
-            print(f"{'PASS' if passed else 'FAIL'} disk full (12 MB tmpfs): exit {r.returncode}, "
+            print(f"{'PASS' if passed else 'FAIL'} disk full ({size_kb} KiB tmpfs, the reference wrote "
+                  f"{used // 1024} KiB): exit {r.returncode}, "
                   f"{lines[:1] or r.stderr[-300:]!r}, listed shards readable: {readable}; resumed elsewhere: "
                   f"exit {r2.returncode}, {len(got['videos'])} of {len(ref['videos'])} videos")
             ok &= passed
