@@ -207,6 +207,29 @@ def check_config(config: ConfigOpt = None, set_: SetOpt = None) -> None:
 
 
 @app.command()
+def doctor(config: ConfigOpt = None, set_: SetOpt = None) -> None:
+    """Before a long run: which stages and models will run or be skipped (and why), ffmpeg, Ray, GPU, output."""
+    cfg = _load(config, set_)
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from curate.doctor import diagnose
+
+    checks = diagnose(cfg)
+    t = Table(title=f"curate doctor ({config or 'built-in defaults'})", show_header=True)
+    t.add_column("check")
+    t.add_column("status")
+    t.add_column("detail", overflow="fold")
+    colour = {"ok": "green", "skip": "yellow", "fail": "red"}
+    for c in checks:
+        t.add_row(c.name, f"[{colour[c.status]}]{c.status}[/]", escape(c.detail))
+    Console().print(t)
+    if any(c.status == "fail" for c in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
 def attribution(
     output_dir: Annotated[str, typer.Argument(help="A curate output directory (with manifest.json).")],
     dest: Annotated[Optional[str], typer.Option("--dest", help="Write the files here (default: OUTPUT_DIR).")] = None,

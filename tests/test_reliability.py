@@ -108,3 +108,16 @@ def test_every_discovered_path_gets_a_row(tmp_path, samples):
     assert set(by) == {"clip.mp4", "linked/bikes.mp4"}
     assert by["clip.mp4"]["status"] == "failed" and by["clip.mp4"]["error"] == "not_a_file"
     assert by["linked/bikes.mp4"]["status"] == "ok"
+
+
+def test_doctor_says_what_will_run_and_what_would_fail(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    ok = CliRunner().invoke(app, ["doctor", "--set", f"output.dir={tmp_path / 'out'}", "--set", "aesthetics.enabled=false"])
+    assert ok.exit_code == 0, ok.output
+    for line in ("output", "ffmpeg", "ray", "ocr", "aesthetics"):
+        assert line in ok.output
+    bad = CliRunner().invoke(app, ["doctor", "--set", f"output.dir={f}", "--set", "captions.enabled=true",
+                                   "--set", "captions.model=/no/such/model"])
+    assert bad.exit_code == 1 and "exists and is not a folder" in bad.output
+    assert "no such local folder" in bad.output  # the captioner that would be skipped, and why
