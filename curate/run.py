@@ -8,6 +8,7 @@ the run ends by training on the shards (Ray Train); ``python -m curate.train --s
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -92,6 +93,8 @@ def _init_ray(cfg: Config) -> int:
     """
     import ray
 
+    if not sys.stderr.isatty():  # worker lines forwarded to the driver: no colour codes in logs and CI
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "ignore_reinit_error": True,
                                   "log_to_driver": True, "configure_logging": False}
@@ -112,6 +115,10 @@ def _init_ray(cfg: Config) -> int:
                               "(start one with `ray start --head`, or unset ray.address / RAY_ADDRESS to run "
                               "on a private local instance)") from None
     ctx = ray.data.DataContext.get_current()
+    if not log.isEnabledFor(logging.DEBUG):  # curate prints its own progress line; Ray's with -v
+        ctx.enable_progress_bars = False
+        ctx.enable_operator_progress_bars = False
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
     if cfg.ray.disable_resource_reservation:
         ctx.op_resource_reservation_enabled = False
     ctx.print_on_execution_start = False
@@ -157,6 +164,36 @@ def run_pipeline(cfg: Config) -> RunSummary:
 
 
 def _run_locked(cfg: Config, out: Any, run_id: str, t0: float) -> RunSummary:
+    work_dir = out.path("_work") if out.local else os.path.join(tempfile.gettempdir(), "curate-work")
+    os.makedirs(work_dir, exist_ok=True)
+    with _log_file(out, run_id, work_dir):
+        return _run_stages(cfg, out, run_id, t0, work_dir)
+
+
+@contextlib.contextmanager
+def _log_file(out: Any, run_id: str, work_dir: str):
+    """Everything curate logs during the run also goes to ``<output>/logs/<run id>.log``."""
+    path = out.path(f"logs/{run_id}.log") if out.local else os.path.join(work_dir, f"{run_id}.log")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    log.addHandler(handler)
+    level = log.level
+    if log.getEffectiveLevel() > logging.INFO:  # the file gets INFO even when the console is quieter
+        log.setLevel(logging.INFO)
+    try:
+        yield path
+    finally:
+        log.setLevel(level)
+        log.removeHandler(handler)
+        handler.close()
+        if not out.local:
+            with contextlib.suppress(Exception):
+                out.put_file(path, f"logs/{run_id}.log")
+
+
+def _run_stages(cfg: Config, out: Any, run_id: str, t0: float, work_dir: str) -> RunSummary:
     from curate.after_run import run_after_steps
     from curate.dag import build, check_chain, fit_gpus, plan
     from curate.schemas import stream_schema
@@ -164,8 +201,6 @@ def _run_locked(cfg: Config, out: Any, run_id: str, t0: float) -> RunSummary:
     from curate.stage import RunContext
     from curate.stages.discover import discover
 
-    work_dir = out.path("_work") if out.local else os.path.join(tempfile.gettempdir(), "curate-work")
-    os.makedirs(work_dir, exist_ok=True)
     specs = plan(cfg)
     check_chain(specs)  # fail before any data flows
     out.write_bytes("config.resolved.yaml", cfg.to_yaml().encode())
@@ -203,8 +238,15 @@ def _run_locked(cfg: Config, out: Any, run_id: str, t0: float) -> RunSummary:
         specs = fit_gpus(specs, _node_gpus(), autoscale=bool(cfg.ray.address or os.environ.get("RAY_ADDRESS")))
         ctx = RunContext(run_id=run_id, output_dir=out.path(""), work_dir=work_dir)
         ds = build(table, specs, ctx, parallelism)
-        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-            writer.add(batch)
+        from curate.progress import RunProgress
+
+        progress = RunProgress(table.num_rows)
+        try:
+            for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+                writer.add(batch)
+                progress.add(batch)
+        finally:
+            progress.close()
         writer.flush(final=True)
 
     st = writer.stats

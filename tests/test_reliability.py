@@ -121,3 +121,23 @@ def test_doctor_says_what_will_run_and_what_would_fail(tmp_path):
                                    "--set", "captions.model=/no/such/model"])
     assert bad.exit_code == 1 and "exists and is not a folder" in bad.output
     assert "no such local folder" in bad.output  # the captioner that would be skipped, and why
+
+
+def test_a_successful_run_is_quiet(tmp_path, samples):
+    """Ray's progress dumps are off: a small run prints a handful of stderr lines, no traceback, no escape codes."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.pop("RAY_DATA_DISABLE_PROGRESS_BARS", None)  # the default a user has
+    res = subprocess.run([sys.executable, "-m", "curate.run", "--config", "configs/local.yaml",
+                          "--set", f"output.dir={tmp_path / 'out'}", "--set", f"input.sources=[{samples['bikes'].path}]",
+                          "--set", "aesthetics.enabled=false", "--set", "report.enabled=false"],
+                         capture_output=True, text=True, timeout=600, env=env,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert res.returncode == 0, res.stderr[-3000:]
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) <= 12, "\n".join(lines)
+    assert "Traceback" not in res.stderr and "\x1b[" not in res.stderr  # stderr is not a terminal here
+    assert any(ln.startswith("curate: videos 1/1") for ln in lines)  # curate's own progress line
+    assert (tmp_path / "out" / "logs").is_dir() and any((tmp_path / "out" / "logs").iterdir())
