@@ -36,7 +36,7 @@ os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
 
 def make_output(tmp: str) -> str:
     from curate.config import load_config
-    from curate.run import run_pipeline
+    from curate.pipeline import run_pipeline
 
     out = os.path.join(tmp, "out")
     cfg = load_config(None, [f"output.dir={out}", "clips.min_s=1.0", "clips.max_s=10", "analyze.enabled=false",
@@ -64,7 +64,7 @@ def main() -> int:
 
     from curate.config import load_config
     from curate.media import iter_frames
-    from curate.run import _init_ray
+    from curate.ray_session import init_ray
     from curate.train.feed import (
         BucketBatcher, BucketSpec, Selection, build_dataset, decode_clip, iter_bucketed, select_clips, wanted_indices,
     )
@@ -114,7 +114,7 @@ def main() -> int:
             np.stack(kept)
         naive_s = time.perf_counter() - t0
 
-        _init_ray(cfg)
+        init_ray(cfg)
         t0 = time.perf_counter()
         ds = build_dataset(Selection(files, table.num_rows, [], {}, ""), tc)
         batcher = BucketBatcher(tc.batch_size)

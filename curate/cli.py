@@ -78,7 +78,7 @@ def run(
     if not config:
         typer.secho(f"note: no --config given: running the built-in defaults (input.sources={cfg.input.sources}) "
                     f"into {cfg.output.dir}; see configs/local.yaml", err=True)
-    from curate.run import print_summary, run_pipeline
+    from curate.pipeline import print_summary, run_pipeline
 
     try:
         summary = run_pipeline(cfg)

@@ -262,14 +262,7 @@ class CaptionsConfig(Section):
         if self.backend == "vllm" and tp > 1 and self.num_gpus != tp:
             raise ValueError(f"captions.vllm.tensor_parallel_size={tp} shards one replica over {tp} GPUs: set "
                              f"captions.num_gpus={tp} (now {self.num_gpus:g}) so Ray reserves them for the actor")
-        if self.enabled:  # a bad prompt file fails at start-up, not in a GPU actor hours later
-            from curate.captioners.prompts import PromptError, load_prompts
-
-            try:
-                load_prompts(self.prompts)
-            except PromptError as exc:
-                raise ValueError(str(exc)) from None
-        return self
+        return self  # the prompt file is read by dag.plan (file I/O stays out of validation)
 
 
 class AestheticsConfig(Section):

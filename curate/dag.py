@@ -57,6 +57,12 @@ def plan(cfg: Config) -> list[StageSpec]:
     if cfg.filter.enabled:  # after every scorer: thresholds see all score columns
         chain.append((Filter, cfg.filter))
     if cfg.captions.enabled:  # captions only what the filter kept
+        from curate.captioners.prompts import PromptError, load_prompts
+
+        try:  # a bad prompt file fails at start-up, not in a GPU actor hours later
+            load_prompts(cfg.captions.prompts)
+        except PromptError as exc:
+            raise ConfigError(f"captions.prompts: {exc}") from None
         chain += [(CaptionFrames, cfg.captions), (Captions, cfg.captions)]
     if cfg.topics.assign.enabled:  # after captions: caption embeddings decide the topic when present
         chain.append((AssignTopics, cfg.topics))

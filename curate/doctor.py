@@ -36,7 +36,7 @@ def _output(cfg: Config) -> Check:
         try:
             import fsspec
 
-            fs, root = fsspec.core.url_to_fs(url, **({}))
+            fs, root = fsspec.core.url_to_fs(url)
             parent = root.rstrip("/").rsplit("/", 1)[0] or root
             fs.ls(parent)
         except Exception as exc:  # noqa: BLE001 - credentials, endpoint, missing package
@@ -68,7 +68,7 @@ def _ray(cfg: Config) -> Check:
     if not address:
         return Check("ray", "ok", f"a private local instance ({cfg.ray.num_cpus or os.cpu_count()} CPUs)")
     from curate.config import ConfigError
-    from curate.run import check_reachable
+    from curate.ray_session import check_reachable
 
     try:
         check_reachable(address, timeout_s=5.0)
@@ -167,7 +167,19 @@ def _train(cfg: Config) -> Check:
     return Check("train", "ok", est.describe())
 
 
+def _plan(cfg: Config) -> Check:
+    from curate.config import ConfigError
+    from curate.dag import check_chain, plan
+
+    try:
+        specs = plan(cfg)
+        check_chain(specs)
+    except ConfigError as exc:
+        return Check("stages", "fail", str(exc))
+    return Check("stages", "ok", " -> ".join(s.cls.name for s in specs))
+
+
 def diagnose(cfg: Config) -> list[Check]:
     """Every check for ``cfg``, in pipeline order."""
-    return [_output(cfg), _ffmpeg(), _ray(cfg), _gpu(), _cuts(cfg), *_analyze(cfg), _aesthetics(cfg),
+    return [_output(cfg), _ffmpeg(), _ray(cfg), _gpu(), _plan(cfg), _cuts(cfg), *_analyze(cfg), _aesthetics(cfg),
             _captions(cfg), _train(cfg)]

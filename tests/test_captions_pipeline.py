@@ -43,7 +43,7 @@ def test_plan_with_captions_enabled_and_disabled():
 @pytest.mark.ray_cluster
 def test_pipeline_with_tiny_vlm(samples, make_cfg, ray_local, tiny_vlm):
     from curate.query import query
-    from curate.run import run_pipeline
+    from curate.pipeline import run_pipeline
 
     cfg = make_cfg([samples["bikes"].path], clips__min_s=1.5, clips__long_take_min_s=2.4,
                    captions__enabled="true", captions__model=tiny_vlm, captions__num_gpus=0,
@@ -70,9 +70,10 @@ def test_pipeline_with_tiny_vlm(samples, make_cfg, ray_local, tiny_vlm):
 def test_bad_prompt_file_is_a_config_error(tmp_path):
     from curate.config import ConfigError
 
+    cfg = load_config(None, ["captions.enabled=true", f"captions.prompts={tmp_path / 'nope.yaml'}"])
     with pytest.raises(ConfigError, match="prompt file not found"):
-        load_config(None, ["captions.enabled=true", f"captions.prompts={tmp_path / 'nope.yaml'}"])
-    load_config(None, [f"captions.prompts={tmp_path / 'nope.yaml'}"])  # disabled: not checked
+        plan(cfg)  # before any data flows (curate run, check-config, doctor)
+    plan(load_config(None, [f"captions.prompts={tmp_path / 'nope.yaml'}"]))  # disabled: not read
 
 
 def test_gpu_request_falls_back_to_cpu_without_gpus():

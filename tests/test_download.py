@@ -340,7 +340,7 @@ def test_pipeline_rejected_video_never_reaches_clips(tmp_path, server, make_cfg,
 
     from curate.cli import app
     from curate.query import connect
-    from curate.run import run_pipeline
+    from curate.pipeline import run_pipeline
 
     good = write_info(tmp_path, "pipe_ok", server.url("/v/pipe_ok.mp4"))
     bad = write_info(tmp_path, "pipe_nd", server.url("/v/pipe_nd.mp4"), licence="Standard YouTube License")

@@ -115,7 +115,7 @@ def test_list_files(tmp_path, samples, server):
 
 def test_pipeline_over_urls(server, ray_local, make_cfg, tmp_path):
     from curate.query import query
-    from curate.run import run_pipeline
+    from curate.pipeline import run_pipeline
 
     (tmp_path / "urls.txt").write_text(f"{server}/video.mp4\n{server}/gone.mp4\n")
     cfg = make_cfg([str(tmp_path / "urls.txt")], fetch__backoff_s=0.01)
@@ -128,7 +128,7 @@ def test_pipeline_over_urls(server, ray_local, make_cfg, tmp_path):
 def test_transient_failures_are_retried_on_rerun(server, ray_local, make_cfg, tmp_path):
     """A 429 that never cleared is retried by the next run; the old row is replaced, not duplicated."""
     from curate.query import query
-    from curate.run import run_pipeline
+    from curate.pipeline import run_pipeline
 
     (tmp_path / "urls.txt").write_text(f"{server}/ratelimited-late.mp4\n{server}/gone2.mp4\n")
     _Handler.files["late.mp4"] = _Handler.files["video.mp4"]

@@ -86,7 +86,7 @@ def test_near_duplicates_found_and_different_videos_not(copies):
 
 def test_end_to_end_scores_filter_dedup(make_cfg, ray_local, samples, tmp_path):
     from curate.query import query
-    from curate.run import run_pipeline
+    from curate.pipeline import run_pipeline
 
     dup = str(tmp_path / "bikes_copy.mp4")
     run_ffmpeg(["-i", samples["bikes"].path, "-vf", "scale=320:-2", "-c:v", "libx264", "-crf", "30",

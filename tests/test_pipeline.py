@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.query import query
-from curate.run import run_pipeline
+from curate.pipeline import run_pipeline
 from curate.schemas import CLIPS, VIDEOS
 
 

@@ -401,7 +401,7 @@ def test_run_collects_under_quota_topics_and_assigns_clips(tmp_path, monkeypatch
     """Two runs of the real pipeline: search results (local files) carry query_topic_id into
     clips; the second run searches only the topic still under quota and skips seen videos."""
     from curate.media import run_ffmpeg
-    from curate.run import run_pipeline
+    from curate.pipeline import run_pipeline
     from curate.topics import collect
 
     vids = {}

@@ -38,7 +38,7 @@ def _tiny_train_cfg(**kw) -> TrainConfig:
 # -- shards built by a real `curate run` that ends with training --------------------------------------
 @pytest.fixture(scope="module")
 def trained(ray_local, tmp_path_factory, samples):
-    from curate.run import run_pipeline
+    from curate.pipeline import run_pipeline
 
     out = str(tmp_path_factory.mktemp("train") / "out")
     sets = [f"output.dir={out}", "clips.min_s=0.5", "clips.max_s=10", "ray.num_cpus=2", "analyze.ocr=false",
@@ -343,8 +343,8 @@ def test_selection_filters_captions_and_shard_link(fake_shards, tmp_path):
     assert rows["c1"]["text"] == "a detailed one" and rows["c1"]["caption_source"] == "caption_detailed"
     assert rows["c2"]["text"] == "no caption" and sel.captions == {"caption_brief": 1, "caption_detailed": 1, "fallback": 3}
     assert rows["c0"]["path"] == os.path.join(fake_shards, "clips/x/c0.mp4")
-    assert sel.shards == [{"clips": "clips/part-00000.parquet", "rows": 4, "selected": 3},
-                          {"clips": "clips/part-00001.parquet", "rows": 2, "selected": 2}]
+    assert sel.shards == [{"clips": "clips/part-00000-run.parquet", "rows": 4, "selected": 3},
+                          {"clips": "clips/part-00001-run.parquet", "rows": 2, "selected": 2}]
     assert sorted(_select(fake_shards, tmp_path, licences=["CC-BY"])[1]) == ["c0", "c1", "c2"]  # not CC-BY-NC
     assert sorted(_select(fake_shards, tmp_path, min_scores={"motion_score": 0.15})[1]) == ["c2", "c4", "c5"]
     assert sorted(_select(fake_shards, tmp_path, topics=["cars"])[1]) == ["c1", "c5"]

@@ -200,7 +200,7 @@ def train(cfg: Config, output_dir: str | None = None) -> TrainSummary:
     Raises :class:`ConfigError` for anything the user must fix (no shards, empty selection,
     bad ``where`` clause, bad ``train.loop``) and RuntimeError when training itself failed.
     """
-    from curate.run import _init_ray
+    from curate.ray_session import init_ray
     from curate.shards import read_manifest, write_manifest
     from curate.storage import Output
     from curate.train.feed import build_dataset, select_clips
@@ -234,7 +234,7 @@ def train(cfg: Config, output_dir: str | None = None) -> TrainSummary:
     log.info("train: %d clips selected from %d shards (captions: %s)", selection.rows, len(selection.shards),
              selection.captions)
 
-    _init_ray(cfg)
+    init_ray(cfg)
     import ray.train
     from ray.train import CheckpointConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer

@@ -31,7 +31,7 @@ LUMA_REJECT = 0.35  # clips with a darker thumbnail are marked rejected ("too_da
 
 @pytest.fixture(scope="session")
 def pipeline_out(tmp_path_factory, samples, bad_inputs, ray_local) -> str:
-    from curate.run import run_pipeline
+    from curate.pipeline import run_pipeline
 
     out = str(tmp_path_factory.mktemp("report") / "out")
     cfg = load_config(None, [f"output.dir={out}", "clips.min_s=0.5", "clips.max_s=10", "ray.num_cpus=2",
