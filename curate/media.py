@@ -151,7 +151,9 @@ def probe(path: str) -> ProbeResult:
             raise StageError("decode_error", f"first frame does not decode: {exc}") from None
         if first is None:
             raise StageError("decode_error", "the video stream has no decodable frames")
-        rotation = int(getattr(first, "rotation", 0) or 0)
+        # FFmpeg's display-matrix angle (av_display_rotation_get; what ffprobe prints as the side
+        # data's `rotation`): degrees the coded picture is turned COUNTER-clockwise for display
+        rotation = int(round(float(getattr(first, "rotation", 0) or 0)))
         return ProbeResult(
             container=c.format.name,
             duration_s=duration,
@@ -159,7 +161,7 @@ def probe(path: str) -> ProbeResult:
             num_frames=frames,
             width=vs.codec_context.width,
             height=vs.codec_context.height,
-            rotation=(-rotation) % 360,
+            rotation=rotation % 360,  # ffprobe's sign, normalised to 0..359 (-90 -> 270)
             codec=vs.codec_context.name,
             pix_fmt=vs.codec_context.pix_fmt,
             bit_rate=int(c.bit_rate) if c.bit_rate else None,

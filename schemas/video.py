@@ -22,7 +22,9 @@ VIDEO_FIELDS: list[pa.Field] = [
     field("num_frames", pa.int64(), "Number of video frames (decoded count when cut detection ran, else container estimate)."),
     field("width", pa.int32(), "Coded width in pixels (before rotation)."),
     field("height", pa.int32(), "Coded height in pixels (before rotation)."),
-    field("rotation", pa.int32(), "Display rotation in degrees from the stream's display matrix (0, 90, 180, 270)."),
+    field("rotation", pa.int32(), "Display rotation from the stream's display matrix: degrees the coded picture is turned "
+          "COUNTER-clockwise for display (0, 90, 180, 270). Same sign as ffprobe's side-data `rotation` "
+          "(FFmpeg's av_display_rotation_get), normalised to 0..359: ffprobe -90 is stored as 270."),
     field("codec", pa.string(), "Video codec name (e.g. h264, hevc, vp9, av1)."),
     field("pix_fmt", pa.string(), "Pixel format of the video stream (e.g. yuv420p)."),
     field("bit_rate", pa.int64(), "Container bit rate in bits/s, if known."),
