@@ -167,6 +167,7 @@ class ClipsConfig(Section):
     crf: int = Field(20, ge=0, le=63, description="Constant rate factor for libx264/libvpx-vp9.")
     preset: str = Field("veryfast", description="Encoder preset (libx264/nvenc).")
     max_height: int | None = Field(None, ge=16, description="Downscale clip files to at most this height (None = keep).")
+    min_side: int = Field(16, ge=2, description="Reject videos whose displayed width or height is below this (error too_small).")
     audio: bool = Field(False, description="Keep the audio track in clip files.")
     thumbnails: bool = Field(True, description="Write one middle-frame JPEG per clip.")
     thumbnail_width: int = Field(320, ge=16, description="Thumbnail width in pixels.")
