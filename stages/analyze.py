@@ -60,7 +60,8 @@ def build_analysers(cfg: AnalyzeConfig, ocr_engine: Any = None, watermark_model:
     """The analysers this config asks for (the OCR engine / watermark model are passed in)."""
     out: list[Analyser] = [
         MotionAnalyser(cfg.pairs_per_s, cfg.max_pairs, static_px=cfg.static_px),
-        QualityAnalyser(cfg.pairs_per_s, cfg.max_pairs, frozen_diff=cfg.frozen_diff, border_luma=cfg.border_luma),
+        QualityAnalyser(cfg.pairs_per_s, cfg.max_pairs, frozen_diff=cfg.frozen_diff, border_luma=cfg.border_luma,
+                        frozen_lag_s=cfg.frozen_lag_s),
         PhashAnalyser(cfg.phash_per_s, cfg.phash_max),
     ]
     if cfg.overlay:
