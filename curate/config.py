@@ -510,7 +510,7 @@ class AnalyzeConfig(Section):
     max_pairs: int = Field(64, ge=1, description="At most this many flow pairs per clip (spread evenly).")
     static_px: float = Field(0.15, ge=0, description="Global camera motion below this (px/frame, 256-px normalised) is labelled 'static'.")
     frozen_diff: float = Field(0.5, ge=0, description="A sampled frame whose mean |luma diff| to the frame frozen_lag_s later is below this (grey levels) counts as frozen.")
-    frozen_lag_s: float = Field(0.2, gt=0, description="static_ratio compares each sampled frame with the one this much later, so frame-rate-conversion repeats (shorter holds) are not frozen.")
+    frozen_lag_s: float | None = Field(None, gt=0, description="static_ratio compares each sampled frame with the one this much later, so frame-rate-conversion repeats (shorter holds) are not frozen. None = 1 / pairs_per_s (the next sampled pair: no extra decode).")
     border_luma: int = Field(20, ge=0, le=255, description="Rows/columns whose 98th-percentile luma is <= this are black bars.")
     overlay: bool = Field(True, description="Run the static-overlay (logo/watermark) detector.")
     overlay_per_s: float = Field(2.0, gt=0, description="Frames per second sampled by the overlay detector.")

@@ -168,9 +168,9 @@ def test_letterbox_detected(scores):
 
 
 def test_frozen_clip_static_ratio(scores):
-    # a 2 fps stutter (each picture held 0.5 s): the share of the hold longer than analyze.frozen_lag_s
-    # (0.2 s) counts, ~60 %; a still counts in full (tests/test_static_ratio.py)
-    assert scores["frozen"]["static_ratio"] >= 0.5
+    # a 2 fps stutter (each picture held 0.5 s): the share of each hold longer than analyze.frozen_lag_s
+    # (1/3 s) counts, ~35 %; a still counts in full (tests/test_static_ratio.py)
+    assert scores["frozen"]["static_ratio"] >= 0.25
     assert scores["static"]["static_ratio"] >= 0.9
     for moving in ("fast_right", "zoom_in", "tilt_up", "slow_right"):
         assert scores[moving]["static_ratio"] <= 0.1, moving
