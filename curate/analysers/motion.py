@@ -43,12 +43,12 @@ class MotionAnalyser:
     def __init__(self, pairs_per_s: float = 3.0, max_pairs: int = 64, static_px: float = 0.15,
                  min_inliers: float = 0.5, shaky_consistency: float = 0.4, shaky_flips: float = 0.35,
                  grid: int = 8, margin: float = 0.08, min_texture: float = 3e-5, min_points: int = 24,
-                 max_points: int = 64, fit_lag_s: float | None = None) -> None:
+                 max_points: int = 64, fit_lag_s: float | None = None, min_tracked: float = 0.5) -> None:
         self.pairs_per_s, self.max_pairs = pairs_per_s, max_pairs
         self.static_px, self.min_inliers, self.shaky_consistency = static_px, min_inliers, shaky_consistency
         self.grid, self.shaky_flips = grid, shaky_flips
         self.margin, self.min_texture, self.min_points, self.fit_lag_s = margin, min_texture, min_points, fit_lag_s
-        self.max_points = max_points
+        self.max_points, self.min_tracked = max_points, min_tracked
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._grid: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
 
@@ -67,6 +67,7 @@ class MotionAnalyser:
         self.mags: list[float] = []
         self.fits: list[tuple[float, float, float, float]] = []  # tx, ty, scale-1 (per frame), inlier ratio
         self.width = 0
+        self.tracked = 0  # fits made from tracked textured points (the others: a flat picture)
         return self.firsts | {i + 1 for i in self.firsts} | set(self.later)
 
     def update(self, i: int, frame: Frame) -> None:
@@ -115,6 +116,7 @@ class MotionAnalyser:
             ok = st.ravel() == 1
             if int(ok.sum()) >= self.min_points:
                 src, dst = src[ok], nxt.reshape(-1, 2)[ok]
+                self.tracked += 1
             else:
                 src = None
         if src is None:
@@ -147,6 +149,11 @@ class MotionAnalyser:
                     "camera_pan": None, "camera_tilt": None, "camera_zoom": None}
         norm = REF_WIDTH / self.width
         px = float(np.mean(self.mags))
+        if self.tracked < self.min_tracked * len(self.fits):
+            # too little texture (flat walls, sky, a dark noisy picture) in most pairs: what moved
+            # cannot be told apart from a moving subject or encoder noise -> no camera estimate
+            return {"motion_score": px * norm, "motion_px_per_frame": px, "camera_motion": None,
+                    "camera_pan": None, "camera_tilt": None, "camera_zoom": None}
         f = np.array(self.fits)
         tx, ty, zs, inl = f[:, 0] * norm, f[:, 1] * norm, f[:, 2], f[:, 3]
         return {
