@@ -18,6 +18,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "eval"))
 
 from curate.analysers.motion import MotionAnalyser  # noqa: E402
+from curate.analysers.overlay import OverlayAnalyser  # noqa: E402
+from curate.analysers.phash import PhashAnalyser  # noqa: E402
 from curate.analysers.quality import QualityAnalyser  # noqa: E402
 from curate.media import probe  # noqa: E402
 from curate.stages.analyze import analyse_span  # noqa: E402
@@ -41,6 +43,8 @@ def main() -> None:
     ap.add_argument("old_quality")
     ap.add_argument("files", nargs="*")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--with-others", action="store_true",
+                    help="also run the pHash and overlay analysers (as the stage does; OCR left out)")
     a = ap.parse_args()
     files = a.files
     if not files:
@@ -57,7 +61,8 @@ def main() -> None:
         for _ in range(a.repeat):
             for k, (m, q) in versions.items():
                 t = cpu()
-                analyse_span(f, 0, p.num_frames, p.fps, [m(), q()], overlap=False)
+                others = [PhashAnalyser(), OverlayAnalyser()] if a.with_others else []
+                analyse_span(f, 0, p.num_frames, p.fps, [m(), q(), *others], overlap=False)
                 best[k] = min(best[k], cpu() - t)
         for k in versions:
             tot[k] += best[k]

@@ -103,7 +103,9 @@ class MotionAnalyser:
         centre's displacement / lag."""
         h, w = a.shape
         ys, xs = self._points(h, w)
-        idx = np.flatnonzero(cv2.cornerMinEigenVal(a, 3)[ys, xs] >= self.min_texture)
+        y0, x0 = int(ys[0]) - 2, int(xs[0]) - 2  # texture only inside the margin (the grid's box)
+        ev = cv2.cornerMinEigenVal(a[y0:int(ys[-1]) + 3, x0:int(xs[-1]) + 3], 3)
+        idx = np.flatnonzero(ev[ys - y0, xs - x0] >= self.min_texture)
         src = dst = None
         if len(idx) >= self.min_points and lag > 1:
             if len(idx) > self.max_points:  # evenly spread subset: LK costs ~5 us per point

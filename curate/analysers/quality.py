@@ -17,7 +17,7 @@
   conversion inserts (a 10 fps camera in a 25 fps file repeats each picture 2-3 times, i.e.
   0.08-0.12 s) do not, because the picture has changed by the time the lag is over. A
   stutter slower than the lag (2 fps in 25) counts in part (the share of each hold longer
-  than the lag: ~35 % for 2 fps).
+  than the lag: ~35-45 % for 2 fps).
 """
 
 from __future__ import annotations
