@@ -101,3 +101,12 @@ def test_flat_picture_has_no_camera_estimate(cases):
     r = camera(cases["flat"]["orig"])
     assert r["camera_motion"] is None and r["camera_zoom"] is None
     assert r["motion_score"] is not None  # the flow magnitude is still measured
+
+
+def test_low_frame_rate_still_measured(cases, tmp_path):
+    """At 4 fps one pair step is one frame: the textured points are tracked over that one frame."""
+    low = str(tmp_path / "pan4.mp4")
+    run_ffmpeg(["-i", cases["pan"]["orig"], "-vf", "fps=5", "-c:v", "libx264", "-crf", "18", low])
+    r = analyse_span(low, 0, 8, 5.0, [MotionAnalyser()], overlap=False)
+    assert r["camera_motion"] == "pan_right"
+    assert r["camera_pan"] == pytest.approx(-2.0 * 5 * 256 / W, rel=0.15)  # 5 source frames per frame
