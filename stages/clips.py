@@ -21,6 +21,8 @@ to a CONSTANT rate (``media.cfr_rate``: the video's fastest steady rate, e.g. 50
 fps file) with ffmpeg's ``fps`` filter (frames repeated where the source rate is lower), so
 the file plays at the right speed for players and index-based loaders alike. The clip row's
 ``fps``/``num_frames``/``duration_s`` describe that file (``duration_s = num_frames / fps``).
+With ``codec: copy`` the file keeps the source timestamps (VFR preserved, keyframe-aligned as
+always with copy): ``duration_s = end_s - start_s`` and ``fps`` is the span's mean rate.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ class Clips(RowStage):
             return  # deterministic id: the same span was cut by an earlier (interrupted) run
         tmp = os.path.join(self.tmp, os.path.basename(rel))
         if timing.rate is None:
-            start, frames = span.start / timing.fps, span.end - span.start
+            start, frames = timing.seconds(span.start), span.end - span.start
         else:  # seek half-way between the previous frame and the first one (exact whatever the rounding)
             start = (timing.seconds(max(0, span.start - 1)) + timing.seconds(span.start)) / 2
             frames = timing.out_frame(span.end) - timing.out_frame(span.start)
@@ -228,6 +230,8 @@ class Clips(RowStage):
             times = FrameTimes(times.pts[:n], times.time_base)
         if len(times.pts) < 2:
             return Timing(float(row["fps"]))
+        if self.cfg.codec == "copy":  # a stream copy keeps the source timestamps: VFR preserved
+            return Timing(float(row["fps"]), times)
         rate = cfr_rate(times)
         return Timing(float(rate), times, rate)
 
@@ -280,11 +284,15 @@ class Clips(RowStage):
         for i, sp in enumerate(spans):
             cid = clip_id(vid, sp.start, sp.end)
             n_out = timing.out_frame(sp.end) - timing.out_frame(sp.start)
+            t0, t1 = timing.seconds(sp.start), timing.seconds(sp.end)
+            # constant-rate file: n / fps; VFR stream copy: the real span, its mean rate
+            copy_vfr = timing.times is not None and timing.rate is None
+            dur = t1 - t0 if copy_vfr else n_out / timing.fps
             clip: dict[str, Any] = {
                 "record": "clip", "clip_id": cid, "video_id": vid, "clip_index": i,
                 "shot_index": sp.shot_index, "start_frame": sp.start, "end_frame": sp.end,
-                "start_s": timing.seconds(sp.start), "end_s": timing.seconds(sp.end),
-                "duration_s": n_out / timing.fps, "num_frames": n_out, "fps": timing.fps, "width": w, "height": h,
+                "start_s": t0, "end_s": t1, "duration_s": dur, "num_frames": n_out,
+                "fps": n_out / dur if copy_vfr and dur > 0 else timing.fps, "width": w, "height": h,
                 "vfr": timing.times is not None,
                 "is_long_take": sp.long_take, "status": "ok", "reject_reasons": [],
                 "run_id": self.ctx.run_id, "local_path": row["local_path"],

@@ -129,3 +129,18 @@ def test_analyze_stage_scores_a_vfr_clip(vfr, tmp_path):
     for c in clips:
         out = stage.process(dict(c))
         assert out["motion_score"] > 0.25 and out["static_ratio"] is not None
+
+
+def test_stream_copy_keeps_vfr_timestamps(vfr, tmp_path):
+    p = probe(vfr)
+    row = {"video_id": "v" * 32, "local_path": vfr, **p.as_row(), "cut_frames": [76]}
+    stage = Clips(ClipsConfig(min_s=1.0, codec="copy", thumbnails=False),
+                  RunContext("r", str(tmp_path / "out"), str(tmp_path / "w")))
+    clips = [r for r in stage.process(row) if r.get("record") == "clip"]
+    assert clips and all(c["status"] == "ok" and c["vfr"] for c in clips)
+    for c in clips:  # rows: the real span and its mean rate, frames = source frames
+        assert c["start_s"] == pytest.approx(true_time(c["start_frame"]), abs=1e-3)
+        assert c["duration_s"] == pytest.approx(c["end_s"] - c["start_s"])
+        assert c["num_frames"] == c["end_frame"] - c["start_frame"]
+        assert c["fps"] == pytest.approx(c["num_frames"] / c["duration_s"])
+    assert clips[0]["fps"] == pytest.approx(74 / 4.08, rel=0.01)  # frames 0..73: 50 @ 25 fps, 20 @ 10, 4 @ 50
