@@ -28,11 +28,11 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "eval"))
-from footage import fetch  # noqa: E402
+from curate.stages.analyze import analyse_span
+from footage import fetch
 
-from curate.analysers.motion import MotionAnalyser  # noqa: E402
-from curate.media import ffmpeg_exe  # noqa: E402
-from curate.stages.analyze import analyse_span  # noqa: E402
+from curate.analysers.motion import MotionAnalyser
+from curate.media import ffmpeg_exe
 
 OUT_W, OUT_H, FPS, N = 480, 270, 25, 50
 SOURCES = {"ball": 0.0, "coin": 0.0, "vtest": 10.0, "launch": 3.3, "tree": 0.0}  # name: start second (static cameras)
@@ -44,8 +44,7 @@ MOVES = {
     "pan_right_1px": (1.0, 1.0, 0, 0), "pan_left_3px": (1.0, -3.0, 0, 0), "tilt_down_2px": (1.0, 0, 2.0, 0),
     "shaky_3px": (1.0, 0, 0, 3.0),
 }
-LABEL = {"static": "static", "zoom_in": "zoom_in", "zoom_out": "zoom_out", "pan_right": "pan_right",
-         "pan_left": "pan_left", "tilt_down": "tilt_down", "shaky": "shaky"}
+LABEL = {k: k for k in ("static", "zoom_in", "zoom_out", "pan_right", "pan_left", "tilt_down", "shaky")}
 
 
 def cpu() -> float:
@@ -89,8 +88,7 @@ def warp_case(frames: list[np.ndarray], zoom: float, pan: float, tilt: float, ji
         if s > 1.5:  # pre-shrink (area) so the warp does not alias
             k2 = s / 1.2
             src = cv2.resize(f, (int(w / k2), int(h / k2)), interpolation=cv2.INTER_AREA)
-            m = m / np.float32(k2) if False else np.array([[s / k2, 0, (cx - s * OUT_W / 2) / k2],
-                                                           [0, s / k2, (cy - s * OUT_H / 2) / k2]], np.float32)
+            m = np.array([[s / k2, 0, (cx - s * OUT_W / 2) / k2], [0, s / k2, (cy - s * OUT_H / 2) / k2]], np.float32)
         out.append(cv2.warpAffine(src, m, (OUT_W, OUT_H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                   borderMode=cv2.BORDER_REFLECT))
     return out

@@ -16,11 +16,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "eval"))
-from footage import SHOTS, fetch  # noqa: E402
+from curate.stages.analyze import analyse_span
+from footage import SHOTS, fetch
 
-from curate.analysers.motion import MotionAnalyser  # noqa: E402
-from curate.media import probe, run_ffmpeg  # noqa: E402
-from curate.stages.analyze import analyse_span  # noqa: E402
+from curate.analysers.motion import MotionAnalyser
+from curate.media import probe, run_ffmpeg
 
 
 def main() -> None:

@@ -17,12 +17,13 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "eval"))
 
-from curate.analysers.motion import MotionAnalyser  # noqa: E402
-from curate.analysers.overlay import OverlayAnalyser  # noqa: E402
-from curate.analysers.phash import PhashAnalyser  # noqa: E402
-from curate.analysers.quality import QualityAnalyser  # noqa: E402
-from curate.media import probe  # noqa: E402
-from curate.stages.analyze import analyse_span  # noqa: E402
+from curate.stages.analyze import analyse_span
+
+from curate.analysers.motion import MotionAnalyser
+from curate.analysers.overlay import OverlayAnalyser
+from curate.analysers.phash import PhashAnalyser
+from curate.analysers.quality import QualityAnalyser
+from curate.media import probe
 
 
 def load(path: str, cls: str):

@@ -16,11 +16,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "eval"))
-from footage import fetch  # noqa: E402
+from curate.stages.analyze import analyse_span
+from footage import fetch
 
-from curate.analysers.quality import QualityAnalyser  # noqa: E402
-from curate.media import probe, run_ffmpeg  # noqa: E402
-from curate.stages.analyze import analyse_span  # noqa: E402
+from curate.analysers.quality import QualityAnalyser
+from curate.media import probe, run_ffmpeg
 
 ENC = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
 

@@ -17,7 +17,7 @@ CLIP_FIELDS: list[pa.Field] = [
     field("end_s", pa.float64(), "End time in the source, seconds (end_frame / fps; for a VFR source the real timestamp of end_frame)."),
     field("duration_s", pa.float64(), "Duration of the clip file in seconds: num_frames / fps (for a VFR source within half a frame of end_s - start_s)."),
     field("num_frames", pa.int64(), "Frames in the clip file: end_frame - start_frame, except for a VFR source, whose clip is resampled to `fps`."),
-    field("fps", pa.float64(), "Constant frame rate of the clip file: the source's, or for a VFR source the rate it was resampled to (its fastest steady rate)."),
+    field("fps", pa.float64(), "Constant frame rate of the clip file: the source's, or for a VFR source the rate it was resampled to (its fastest steady rate; with clips.codec copy the span's mean rate, timestamps kept)."),
     field("vfr", pa.bool_(), "The source has a variable frame rate (videos.vfr): start_s/end_s are real timestamps and the clip file was resampled to a constant `fps`."),
     field("width", pa.int32(), "Displayed width of the clip file in pixels (display rotation applied)."),
     field("height", pa.int32(), "Displayed height of the clip file in pixels (display rotation applied)."),

@@ -14,11 +14,11 @@ import av
 import cv2
 import numpy as np
 import pytest
+from curate.stages.analyze import analyse_span
 
 from curate.analysers.motion import MotionAnalyser
 from curate.media import ffmpeg_exe, run_ffmpeg
 from curate.samples import ensure_samples
-from curate.stages.analyze import analyse_span
 
 W, H, FPS, N = 480, 270, 25, 40
 MOVES = {  # name: (zoom factor per frame, window pan px/frame), label

@@ -6,12 +6,12 @@ Real footage: bikes.mp4 cut down / scaled with ffmpeg.
 from __future__ import annotations
 
 import pytest
+from curate.stages.clips import Clips
 
 from curate.config import ClipsConfig
 from curate.media import probe, run_ffmpeg
 from curate.samples import ensure_samples
 from curate.stage import RunContext
-from curate.stages.clips import Clips
 
 
 @pytest.fixture(scope="module")

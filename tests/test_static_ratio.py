@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
 import av
 import numpy as np
 import pytest
+from curate.stages.analyze import analyse_span
 
 from curate.analysers.quality import QualityAnalyser
 from curate.media import run_ffmpeg
 from curate.samples import ensure_samples
-from curate.stages.analyze import analyse_span
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def static_ratio(path: str, start: int, end: int) -> float:
 def test_conversion_repeats_are_not_frozen(cases):
     with av.open(cases["ten_in_25"]) as c:  # the repeats are really there: most consecutive pairs are identical
         g = [f.to_ndarray(format="gray").astype(np.int16) for f in c.decode(video=0)][78:135]
-    repeats = np.mean([np.abs(a - b).mean() < 0.5 for a, b in zip(g, g[1:])])
+    repeats = np.mean([np.abs(a - b).mean() < 0.5 for a, b in itertools.pairwise(g)])
     assert repeats > 0.5
     for a, b in ((78, 135), (139, 185)):  # two handheld shots of bikes.mp4
         assert static_ratio(cases["ten_in_25"], a, b) <= 0.1

@@ -12,13 +12,13 @@ import subprocess
 
 import numpy as np
 import pytest
+from curate.stages.clips import Clips
 
 from curate.analysers.frames import Frame, SpanReader
 from curate.config import ClipsConfig
 from curate.media import ffmpeg_exe, frame_times, is_vfr, iter_frames, probe, run_ffmpeg
 from curate.samples import ensure_samples
 from curate.stage import RunContext, StageError
-from curate.stages.clips import Clips
 
 
 def true_time(i: int) -> float:
@@ -118,8 +118,9 @@ def test_analysis_reader_indexes_vfr_frames_in_decode_order(vfr):
 
 
 def test_analyze_stage_scores_a_vfr_clip(vfr, tmp_path):
-    from curate.config import AnalyzeConfig
     from curate.stages.analyze import Analyze
+
+    from curate.config import AnalyzeConfig
 
     p = probe(vfr)
     row = {"video_id": "v" * 32, "local_path": vfr, **p.as_row(), "cut_frames": [30, 76, 137]}
