@@ -15,8 +15,9 @@ A video that yields no clip says why: ``status='rejected'`` with ``error`` = ``t
 nothing). Odd frame sizes are cropped by one row/column to even (4:2:0 encoders need even
 sizes) instead of failing.
 
-Variable frame rate (``vfr`` from probe): spans stay in frame indices (the cuts stage's decode
-order), ``start_s``/``end_s`` are the frames' real timestamps, and the clip file is resampled
+Variable frame rate (``vfr`` from probe): spans are measured in real seconds (:meth:`Clips.spans`)
+and stored in frame indices (the cuts stage's decode order), ``start_s``/``end_s`` are the frames'
+real timestamps, and the clip file is resampled
 to a CONSTANT rate (``media.cfr_rate``: the video's fastest steady rate, e.g. 50 for a 25/10/50
 fps file) with ffmpeg's ``fps`` filter (frames repeated where the source rate is lower), so
 the file plays at the right speed for players and index-based loaders alike. The clip row's
@@ -27,6 +28,7 @@ always with copy): ``duration_s = end_s - start_s`` and ``fps`` is the span's me
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import os
@@ -90,7 +92,12 @@ class Timing:
 
     fps: float  # rate of the clip files
     times: FrameTimes | None = None  # VFR: real timestamps of the source frames
-    rate: Fraction | None = None  # VFR: the constant rate the files are resampled to
+    rate: Fraction | None = None  # VFR: the constant rate the files are resampled to (None: copy)
+    grid: Fraction | None = None  # VFR: the constant-rate grid spans are measured on
+
+    def grid_index(self, i: int) -> int:
+        """Frame of the constant-rate grid showing source frame ``i`` (VFR only)."""
+        return int(round(self.seconds(i) * float(self.grid)))
 
     def seconds(self, i: int) -> float:
         """Time of source frame ``i`` from the first frame (``i == num_frames``: the end)."""
@@ -230,10 +237,29 @@ class Clips(RowStage):
             times = FrameTimes(times.pts[:n], times.time_base)
         if len(times.pts) < 2:
             return Timing(float(row["fps"]))
-        if self.cfg.codec == "copy":  # a stream copy keeps the source timestamps: VFR preserved
-            return Timing(float(row["fps"]), times)
         rate = cfr_rate(times)
-        return Timing(float(rate), times, rate)
+        if self.cfg.codec == "copy":  # a stream copy keeps the source timestamps: VFR preserved
+            return Timing(float(row["fps"]), times, None, rate)
+        return Timing(float(rate), times, rate, rate)
+
+    def spans(self, row: dict[str, Any], timing: Timing) -> list[Span]:
+        """Clip spans in source frames. For a VFR video lengths are real seconds: the shots are
+        laid on the constant-rate grid (``min_s``, ``max_s`` and ``long_take_min_s`` apply to
+        time; ``trim_frames`` source frames become as many grid frames as they last on average),
+        cut there by :func:`compute_spans`, and mapped back to the first source frame of each end."""
+        cuts, n = row.get("cut_frames") or [], int(row["num_frames"])
+        if timing.times is None or timing.grid is None:
+            return compute_spans(cuts, n, row["fps"], self.cfg)
+        g = float(timing.grid)
+        src_rate = n / max(timing.seconds(n), 1e-9)
+        cfg = self.cfg.model_copy(update={"trim_frames": int(math.ceil(self.cfg.trim_frames * g / src_rate - 1e-9))})
+        grid = [timing.grid_index(i) for i in range(n + 1)]  # non-decreasing
+        out = []
+        for sp in compute_spans([grid[c] for c in cuts if 0 < c < n], grid[n], g, cfg):
+            s, e = bisect.bisect_left(grid, sp.start), bisect.bisect_left(grid, sp.end)
+            if e > s:
+                out.append(Span(sp.shot_index, s, min(e, n), sp.long_take))
+        return out
 
     def why_none(self, row: dict[str, Any], timing: Timing) -> tuple[str, str]:
         """(reason, detail) for a video that yields no clip span."""
@@ -250,7 +276,6 @@ class Clips(RowStage):
                                    f"after trimming {self.cfg.trim_frames} frames at each cut")
 
     def process(self, row: dict[str, Any]) -> list[dict[str, Any]]:
-        fps = row["fps"]
         vid = row["video_id"]
         # width/height are the DISPLAYED size: ffmpeg re-encodes autorotate (a 90/270-degree phone
         # video becomes portrait pixels, so `scale=` is in displayed dims too); a stream copy keeps
@@ -263,9 +288,7 @@ class Clips(RowStage):
                        error_detail=f"clips: {w0}x{h0} (displayed) is smaller than clips.min_side ({self.cfg.min_side} px)")
             return [row]
         timing = self.timing(row)
-        spans = compute_spans(row.get("cut_frames") or [], row["num_frames"], fps, self.cfg)
-        if timing.times is not None:  # spans were sized at the average rate: check their real length
-            spans = [sp for sp in spans if timing.seconds(sp.end) - timing.seconds(sp.start) >= self.cfg.min_s - 1e-6]
+        spans = self.spans(row, timing)
         if not spans:
             reason, detail = self.why_none(row, timing)
             row.update(status="rejected", error=reason, error_detail=f"clips: {detail}", num_clips=0)

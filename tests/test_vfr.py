@@ -76,7 +76,8 @@ def test_vfr_clip_files_match_rows(vfr, tmp_path, one_pass):
     stage = Clips(ClipsConfig(min_s=1.0, audio=not one_pass), RunContext("r", str(tmp_path / "out"), str(tmp_path / "w")))
     out = stage.process(row)
     clips = [r for r in out if r.get("record") == "clip"]
-    assert [(c["start_frame"], c["end_frame"]) for c in clips] == [(0, 28), (32, 74), (78, 135)]
+    # spans in real time: trim_frames=2 source frames last as long as ~4 frames of the 50 fps grid
+    assert [(c["start_frame"], c["end_frame"]) for c in clips] == [(0, 28), (32, 72), (80, 133)]
     src = gray_frames(vfr)
     for c in clips:
         assert c["status"] == "ok" and c["vfr"] and c["fps"] == 50.0
@@ -144,4 +145,16 @@ def test_stream_copy_keeps_vfr_timestamps(vfr, tmp_path):
         assert c["duration_s"] == pytest.approx(c["end_s"] - c["start_s"])
         assert c["num_frames"] == c["end_frame"] - c["start_frame"]
         assert c["fps"] == pytest.approx(c["num_frames"] / c["duration_s"])
-    assert clips[0]["fps"] == pytest.approx(74 / 4.08, rel=0.01)  # frames 0..73: 50 @ 25 fps, 20 @ 10, 4 @ 50
+    assert clips[0]["end_frame"] == 72 and clips[0]["fps"] == pytest.approx(72 / 4.04, rel=0.01)
+
+
+def test_vfr_span_lengths_are_real_seconds(vfr, tmp_path):
+    """Frames 30-76 last 2.8 s (25 -> 10 -> 50 fps) but only 46 frames: at the average 26.3 fps
+    that looked like 1.7 s and a 2 s minimum dropped the shot."""
+    p = probe(vfr)
+    row = {"video_id": "v" * 32, "local_path": vfr, **p.as_row(), "cut_frames": [30, 76, 137], "status": "ok"}
+    stage = Clips(ClipsConfig(min_s=2.0, write_files=False, thumbnails=False),
+                  RunContext("r", str(tmp_path / "out"), str(tmp_path / "w")))
+    clips = [r for r in stage.process(row) if r.get("record") == "clip"]
+    assert [(c["start_frame"], c["end_frame"]) for c in clips] == [(32, 72)]
+    assert clips[0]["end_s"] - clips[0]["start_s"] == pytest.approx(2.76, abs=1e-3)
