@@ -23,7 +23,9 @@ from curate.schemas.video import VIDEO_FIELDS as _BASE_VIDEO_FIELDS
 # 1.1: provenance (download) + scores; 1.2: captions; 1.3: aesthetics; 1.4: topics;
 # 1.5: manifest.json `trainings` (train records: checkpoint -> clip shard files, row counts, selection);
 #      clips.width/height are the displayed size (display rotation applied; was the coded size)
-SCHEMA_VERSION = "1.5.0"
+# 1.6: videos.vfr + clips.vfr (variable frame rate: clip files resampled to a constant clips.fps,
+#      start_s/end_s real timestamps); videos.rotation takes ffprobe's sign (was negated)
+SCHEMA_VERSION = "1.6.0"
 
 VIDEO_FIELDS = _BASE_VIDEO_FIELDS + PROVENANCE_FIELDS + TOPIC_VIDEO_FIELDS
 CLIP_FIELDS = CLIP_FIELDS + SCORE_FIELDS + AESTHETIC_FIELDS + TOPIC_CLIP_FIELDS

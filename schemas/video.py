@@ -17,16 +17,21 @@ VIDEO_FIELDS: list[pa.Field] = [
     field("file_size", pa.int64(), "Size of the media file in bytes."),
     field("sha256", pa.string(), "SHA-256 of the media file (hex)."),
     field("container", pa.string(), "Container format name as reported by FFmpeg (e.g. 'mov,mp4,m4a,3gp,3g2,mj2')."),
-    field("duration_s", pa.float64(), "Duration of the video stream in seconds."),
-    field("fps", pa.float64(), "Average frame rate of the video stream (frames per second)."),
+    field("duration_s", pa.float64(), "Duration of the video stream in seconds (container/stream metadata)."),
+    field("fps", pa.float64(), "Average frame rate of the video stream (frames per second; see `vfr`)."),
     field("num_frames", pa.int64(), "Number of video frames (decoded count when cut detection ran, else container estimate)."),
     field("width", pa.int32(), "Coded width in pixels (before rotation)."),
     field("height", pa.int32(), "Coded height in pixels (before rotation)."),
-    field("rotation", pa.int32(), "Display rotation in degrees from the stream's display matrix (0, 90, 180, 270)."),
+    field("rotation", pa.int32(), "Display rotation from the stream's display matrix: degrees the coded picture is turned "
+          "COUNTER-clockwise for display (0, 90, 180, 270). Same sign as ffprobe's side-data `rotation` "
+          "(FFmpeg's av_display_rotation_get), normalised to 0..359: ffprobe -90 is stored as 270."),
     field("codec", pa.string(), "Video codec name (e.g. h264, hevc, vp9, av1)."),
     field("pix_fmt", pa.string(), "Pixel format of the video stream (e.g. yuv420p)."),
     field("bit_rate", pa.int64(), "Container bit rate in bits/s, if known."),
     field("has_audio", pa.bool_(), "Whether the file has at least one audio stream."),
+    field("vfr", pa.bool_(), "Variable frame rate: the frames' timestamps leave a constant-rate line by more than half "
+          "a frame (a rate change, or gaps). Clips of such videos are resampled to a constant rate (clips.fps) and "
+          "their start_s/end_s are the frames' real timestamps."),
     field("cut_detector", pa.string(), "Detector that produced `cut_frames` (content | adaptive | transnetv2)."),
     field("cut_frames", pa.list_(pa.int64()), "Frame indices where a new shot starts (0-based, excluding frame 0)."),
     field("num_clips", pa.int32(), "Number of clip rows produced for this video."),

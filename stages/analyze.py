@@ -60,7 +60,8 @@ def build_analysers(cfg: AnalyzeConfig, ocr_engine: Any = None, watermark_model:
     """The analysers this config asks for (the OCR engine / watermark model are passed in)."""
     out: list[Analyser] = [
         MotionAnalyser(cfg.pairs_per_s, cfg.max_pairs, static_px=cfg.static_px),
-        QualityAnalyser(cfg.pairs_per_s, cfg.max_pairs, frozen_diff=cfg.frozen_diff, border_luma=cfg.border_luma),
+        QualityAnalyser(cfg.pairs_per_s, cfg.max_pairs, frozen_diff=cfg.frozen_diff, border_luma=cfg.border_luma,
+                        frozen_lag_s=cfg.frozen_lag_s),
         PhashAnalyser(cfg.phash_per_s, cfg.phash_max),
     ]
     if cfg.overlay:
@@ -169,10 +170,10 @@ class Analyze(RowStage):
         self.analysers = build_analysers(cfg, ocr_engine, watermark_model)
         self.reader: SpanReader | None = None  # the current video's decoder, kept across its clips
 
-    def _reader(self, path: str) -> SpanReader:
+    def _reader(self, path: str, vfr: bool = False) -> SpanReader:
         """The open reader when it decodes ``path`` (the same file), else a new one."""
         r = self.reader
-        if r is not None and not r.closed and r.path == path:
+        if r is not None and not r.closed and r.path == path and r.vfr == vfr:
             try:
                 if r.key == file_key(path):
                     return r
@@ -181,25 +182,32 @@ class Analyze(RowStage):
         if r is not None:
             r.close()
         self.reader = None
-        self.reader = SpanReader(path, self.cfg.width, self.cfg.threads)
+        self.reader = SpanReader(path, self.cfg.width, self.cfg.threads, vfr=vfr)
         return self.reader
 
-    def _source(self, row: dict[str, Any]) -> tuple[str, int, int]:
+    def _source(self, row: dict[str, Any]) -> tuple[str, int, int, float, bool]:
+        """(path, start, end, fps, vfr) of the frames to analyse: the span of the source, else the
+        clip file (constant rate: ``num_frames`` frames at ``fps``)."""
         src = row.get("local_path")
         if src and os.path.exists(src):
-            return src, int(row["start_frame"]), int(row["end_frame"])
+            start, end = int(row["start_frame"]), int(row["end_frame"])
+            if row.get("vfr") and (row.get("end_s") or 0) > (row.get("start_s") or 0):
+                # source frames of a VFR span: their mean rate paces the samplers
+                return src, start, end, (end - start) / (row["end_s"] - row["start_s"]), True
+            return src, start, end, float(row["fps"]), False
         if row.get("clip_path"):
             clip = os.path.join(self.ctx.output_dir, row["clip_path"])
             if os.path.exists(clip):
-                return clip, 0, int(row["end_frame"]) - int(row["start_frame"])
+                n = row.get("num_frames") or int(row["end_frame"]) - int(row["start_frame"])
+                return clip, 0, int(n), float(row["fps"]), False
         raise StageError("source_missing", f"neither the source {src} nor the clip file is readable")
 
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
-        path, start, end = self._source(row)
+        path, start, end, fps, vfr = self._source(row)
         try:
-            res = analyse_span(path, start, end, float(row["fps"]), self.analysers, self.cfg.width, self.cfg.threads,
-                               reader=self._reader(path))
+            res = analyse_span(path, start, end, fps, self.analysers, self.cfg.width, self.cfg.threads,
+                               reader=self._reader(path, vfr))
         except BaseException:
             if self.reader is not None:  # its position is unknown now: the next clip starts afresh
                 self.reader.close()

@@ -8,20 +8,38 @@ Spans: the cut-to-cut shots, minus ``trim_frames`` on each side of a cut; shots 
 ``max_s`` are split into equal windows no longer than ``max_s``; spans shorter than
 ``min_s`` are dropped. Clip files are cut frame-accurately (decode from the nearest earlier
 keyframe, then exact ``-frames:v``) unless ``codec: copy`` (keyframe-aligned, inexact).
+
+A video that yields no clip says why: ``status='rejected'`` with ``error`` = ``too_small``
+(displayed width or height < ``min_side``), ``too_short`` (the whole video is shorter than
+``min_s``), ``shots_too_short`` (every shot is) or ``no_long_take`` (``long_takes_only`` left
+nothing). Odd frame sizes are cropped by one row/column to even (4:2:0 encoders need even
+sizes) instead of failing.
+
+Variable frame rate (``vfr`` from probe): spans are measured in real seconds (:meth:`Clips.spans`)
+and stored in frame indices (the cuts stage's decode order), ``start_s``/``end_s`` are the frames'
+real timestamps, and the clip file is resampled
+to a CONSTANT rate (``media.cfr_rate``: the video's fastest steady rate, e.g. 50 for a 25/10/50
+fps file) with ffmpeg's ``fps`` filter (frames repeated where the source rate is lower), so
+the file plays at the right speed for players and index-based loaders alike. The clip row's
+``fps``/``num_frames``/``duration_s`` describe that file (``duration_s = num_frames / fps``).
+With ``codec: copy`` the file keeps the source timestamps (VFR preserved, keyframe-aligned as
+always with copy): ``duration_s = end_s - start_s`` and ``fps`` is the span's mean rate.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import os
 import shutil
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from curate.config import ClipsConfig
 from curate.ids import clip_id
-from curate.media import run_ffmpeg
+from curate.media import FrameTimes, cfr_rate, frame_times, run_ffmpeg
 from curate.schemas import CLIPS, VIDEOS
 from curate.stage import RowStage, RunContext
 from curate.storage import Output
@@ -68,6 +86,28 @@ def _even(x: float) -> int:
     return max(2, int(round(x / 2)) * 2)
 
 
+@dataclass(frozen=True)
+class Timing:
+    """How source frames map to the clip file: constant rate (the source's) or resampled (VFR)."""
+
+    fps: float  # rate of the clip files
+    times: FrameTimes | None = None  # VFR: real timestamps of the source frames
+    rate: Fraction | None = None  # VFR: the constant rate the files are resampled to (None: copy)
+    grid: Fraction | None = None  # VFR: the constant-rate grid spans are measured on
+
+    def grid_index(self, i: int) -> int:
+        """Frame of the constant-rate grid showing source frame ``i`` (VFR only)."""
+        return int(round(self.seconds(i) * float(self.grid)))
+
+    def seconds(self, i: int) -> float:
+        """Time of source frame ``i`` from the first frame (``i == num_frames``: the end)."""
+        return self.times.at(i) if self.times is not None else i / self.fps
+
+    def out_frame(self, i: int) -> int:
+        """Index in the (resampled) output of source frame ``i``."""
+        return int(round(self.seconds(i) * float(self.rate))) if self.rate is not None else i
+
+
 class Clips(RowStage):
     name = "clips"
     requires = ("video_id", "local_path", "fps", "num_frames", "cut_frames", "width", "height", "rotation")
@@ -83,31 +123,52 @@ class Clips(RowStage):
 
     def _size(self, w: int, h: int) -> tuple[int, int]:
         if self.cfg.max_height and h > self.cfg.max_height:
-            return _even(w * self.cfg.max_height / h), self.cfg.max_height
+            mh = self.cfg.max_height - self.cfg.max_height % 2
+            return _even(w * mh / h), mh
         return w, h
 
-    def _cut(self, src: str, span: Span, fps: float, rel: str, size: tuple[int, int], scaled: bool) -> None:
+    def geometry(self, w0: int, h0: int) -> tuple[int, int, list[str]]:
+        """(width, height, video filters) of the clip files for a DISPLAYED source size (w0, h0).
+
+        Downscaled to ``max_height`` when set; otherwise an odd width/height loses its last
+        column/row (4:2:0 encoders need even sizes; a crop keeps every other pixel as it is)."""
+        if self.cfg.codec == "copy":
+            return w0, h0, []  # copy never scales
+        w, h = self._size(w0, h0)
+        if (w, h) != (w0, h0):
+            return w, h, [f"scale={w}:{h}"]
+        if w % 2 or h % 2:
+            w, h = w - w % 2, h - h % 2
+            return w, h, [f"crop={w}:{h}:0:0"]
+        return w, h, []
+
+    def _cut(self, src: str, span: Span, timing: Timing, rel: str, filters: list[str]) -> None:
         if self.out.exists(rel):
             return  # deterministic id: the same span was cut by an earlier (interrupted) run
         tmp = os.path.join(self.tmp, os.path.basename(rel))
-        start = span.start / fps
-        args = ["-ss", f"{start:.6f}", "-i", src, "-frames:v", str(span.end - span.start)]
+        if timing.rate is None:
+            start, frames = timing.seconds(span.start), span.end - span.start
+        else:  # seek half-way between the previous frame and the first one (exact whatever the rounding)
+            start = (timing.seconds(max(0, span.start - 1)) + timing.seconds(span.start)) / 2
+            frames = timing.out_frame(span.end) - timing.out_frame(span.start)
+            filters = [f"fps={timing.rate}", *filters]
+        args = ["-ss", f"{start:.6f}", "-i", src, "-frames:v", str(frames)]
         if self.cfg.codec == "copy":
             args += ["-c", "copy"]
         else:
             args += self._encode_args()
-            if scaled:
-                args += ["-vf", f"scale={size[0]}:{size[1]}"]
+            if filters:
+                args += ["-vf", ",".join(filters)]
             args += ["-c:a", "aac"] if self.cfg.audio else ["-an"]
         args += ["-movflags", "+faststart", "-f", "mp4", tmp]
         run_ffmpeg(args)
         self.out.put_file(tmp, rel)
 
-    def _thumb(self, src: str, span: Span, fps: float, rel: str) -> None:
+    def _thumb(self, src: str, span: Span, timing: Timing, rel: str) -> None:
         if self.out.exists(rel):
             return
         tmp = os.path.join(self.tmp, os.path.basename(rel))
-        mid = (span.start + span.end) / 2 / fps
+        mid = timing.seconds((span.start + span.end) // 2)
         run_ffmpeg(["-ss", f"{mid:.6f}", "-i", src, "-frames:v", "1",
                     "-vf", f"scale={self.cfg.thumbnail_width}:-2", "-q:v", "4", "-f", "image2", tmp])
         self.out.put_file(tmp, rel)
@@ -123,22 +184,25 @@ class Clips(RowStage):
         return args + ["-pix_fmt", "yuv420p"]
 
     def _cut_all(self, src: str, spans: list[Span], rels: list[tuple[str | None, str | None]],
-                 size: tuple[int, int], scaled: bool) -> None:
+                 timing: Timing, filters: list[str]) -> None:
         """Every clip (and thumbnail) of a video in ONE ffmpeg run: one decode, one encode.
 
         Keyframes are forced at every span boundary and the segment muxer splits there, so
-        each segment is exactly one span (or a trimmed gap, which is deleted).
+        each segment is exactly one span (or a trimmed gap, which is deleted). For a VFR source
+        the whole stream is resampled first (``fps`` filter) and the boundaries are the output
+        frames of the span ends' timestamps.
         """
         todo = [i for i, (c, t) in enumerate(rels) if (c and not self.out.exists(c)) or (t and not self.out.exists(t))]
         if not todo:
             return
-        bounds = sorted({b for sp in spans for b in (sp.start, sp.end)} - {0})
+        bounds = sorted({timing.out_frame(b) for sp in spans for b in (sp.start, sp.end)} - {0})
         work = os.path.join(self.tmp, f"seg-{os.getpid()}-{spans[0].start}-{abs(hash(src)) % 10**8}")
         os.makedirs(work, exist_ok=True)
         try:
-            scale = f",scale={size[0]}:{size[1]}" if scaled else ""
+            chain = [f"fps={timing.rate}"] if timing.rate is not None else []
+            chain += filters
             mids = [(sp.start + sp.end) // 2 for sp in spans]
-            graph = f"[0:v]split=2[a0][b];[a0]null{scale}[a];"
+            graph = f"[0:v]split=2[a0][b];[a0]{','.join(chain) or 'null'}[a];"
             graph += "[b]select='" + "+".join(f"eq(n\\,{m})" for m in mids) + f"',scale={self.cfg.thumbnail_width}:-2[t]"
             args = ["-i", src, "-filter_complex", graph, "-map", "[a]", "-an", *self._encode_args()]
             if bounds:
@@ -150,10 +214,10 @@ class Clips(RowStage):
                 args += ["-movflags", "+faststart", "-f", "mp4", os.path.join(work, "seg00000.mp4")]
             args += ["-map", "[t]", "-fps_mode", "passthrough", "-q:v", "4", "-f", "image2",
                      os.path.join(work, "th%05d.jpg")]
-            run_ffmpeg(args, timeout=max(600.0, 4.0 * spans[-1].end))
+            run_ffmpeg(args, timeout=max(600.0, 4.0 * timing.out_frame(spans[-1].end)))
             seg_of = {b: i + 1 for i, b in enumerate(bounds)}  # segment k starts at bounds[k-1]
             for k, (sp, (clip_rel, thumb_rel)) in enumerate(zip(spans, rels)):
-                seg = os.path.join(work, f"seg{seg_of.get(sp.start, 0):05d}.mp4")
+                seg = os.path.join(work, f"seg{seg_of.get(timing.out_frame(sp.start), 0):05d}.mp4")
                 thumb = os.path.join(work, f"th{k + 1:05d}.jpg")
                 if clip_rel and not self.out.exists(clip_rel):
                     self.out.put_file(seg, clip_rel)
@@ -162,9 +226,56 @@ class Clips(RowStage):
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
+    def timing(self, row: dict[str, Any]) -> Timing:
+        """Constant-rate mapping, or for a ``vfr`` video the frames' real timestamps and the
+        constant rate its clip files get (one demux of the file, no decode)."""
+        if not row.get("vfr"):
+            return Timing(float(row["fps"]))
+        times = frame_times(row["local_path"])
+        n = int(row["num_frames"])
+        if len(times.pts) > n:  # packets the decoder did not turn into frames at the end
+            times = FrameTimes(times.pts[:n], times.time_base)
+        if len(times.pts) < 2:
+            return Timing(float(row["fps"]))
+        rate = cfr_rate(times)
+        if self.cfg.codec == "copy":  # a stream copy keeps the source timestamps: VFR preserved
+            return Timing(float(row["fps"]), times, None, rate)
+        return Timing(float(rate), times, rate, rate)
+
+    def spans(self, row: dict[str, Any], timing: Timing) -> list[Span]:
+        """Clip spans in source frames. For a VFR video lengths are real seconds: the shots are
+        laid on the constant-rate grid (``min_s``, ``max_s`` and ``long_take_min_s`` apply to
+        time; ``trim_frames`` source frames become as many grid frames as they last on average),
+        cut there by :func:`compute_spans`, and mapped back to the first source frame of each end."""
+        cuts, n = row.get("cut_frames") or [], int(row["num_frames"])
+        if timing.times is None or timing.grid is None:
+            return compute_spans(cuts, n, row["fps"], self.cfg)
+        g = float(timing.grid)
+        src_rate = n / max(timing.seconds(n), 1e-9)
+        cfg = self.cfg.model_copy(update={"trim_frames": int(math.ceil(self.cfg.trim_frames * g / src_rate - 1e-9))})
+        grid = [timing.grid_index(i) for i in range(n + 1)]  # non-decreasing
+        out = []
+        for sp in compute_spans([grid[c] for c in cuts if 0 < c < n], grid[n], g, cfg):
+            s, e = bisect.bisect_left(grid, sp.start), bisect.bisect_left(grid, sp.end)
+            if e > s:
+                out.append(Span(sp.shot_index, s, min(e, n), sp.long_take))
+        return out
+
+    def why_none(self, row: dict[str, Any], timing: Timing) -> tuple[str, str]:
+        """(reason, detail) for a video that yields no clip span."""
+        n = int(row.get("num_frames") or 0)
+        dur = timing.seconds(n) if n else 0.0
+        if n < 2 or dur < self.cfg.min_s:
+            return "too_short", f"{n} frames, {dur:.2f} s: shorter than clips.min_s ({self.cfg.min_s} s)"
+        if self.cfg.long_takes_only:
+            loose = self.cfg.model_copy(update={"long_takes_only": False})
+            if compute_spans(row.get("cut_frames") or [], n, row["fps"], loose):
+                return "no_long_take", f"no shot is a long take (>= clips.long_take_min_s = {self.cfg.long_take_min_s} s)"
+        shots = len([c for c in set(row.get("cut_frames") or []) if 0 < c < n]) + 1
+        return "shots_too_short", (f"{shots} shots in {dur:.2f} s; none is at least clips.min_s ({self.cfg.min_s} s) "
+                                   f"after trimming {self.cfg.trim_frames} frames at each cut")
+
     def process(self, row: dict[str, Any]) -> list[dict[str, Any]]:
-        fps = row["fps"]
-        spans = compute_spans(row.get("cut_frames") or [], row["num_frames"], fps, self.cfg)
         vid = row["video_id"]
         # width/height are the DISPLAYED size: ffmpeg re-encodes autorotate (a 90/270-degree phone
         # video becomes portrait pixels, so `scale=` is in displayed dims too); a stream copy keeps
@@ -172,8 +283,17 @@ class Clips(RowStage):
         w0, h0 = row["width"], row["height"]
         if (row.get("rotation") or 0) % 180 == 90:
             w0, h0 = h0, w0
-        w, h = self._size(w0, h0) if self.cfg.codec != "copy" else (w0, h0)  # copy never scales
-        scaled = (w, h) != (w0, h0)
+        if min(w0, h0) < self.cfg.min_side:
+            row.update(status="rejected", error="too_small", num_clips=0,
+                       error_detail=f"clips: {w0}x{h0} (displayed) is smaller than clips.min_side ({self.cfg.min_side} px)")
+            return [row]
+        timing = self.timing(row)
+        spans = self.spans(row, timing)
+        if not spans:
+            reason, detail = self.why_none(row, timing)
+            row.update(status="rejected", error=reason, error_detail=f"clips: {detail}", num_clips=0)
+            return [row]
+        w, h, filters = self.geometry(w0, h0)
         clips: list[dict[str, Any]] = []
         sub = f"{vid[:2]}/{vid}"
         ids = [clip_id(vid, sp.start, sp.end) for sp in spans]
@@ -181,16 +301,22 @@ class Clips(RowStage):
                  f"thumbnails/{sub}/{cid}.jpg" if self.cfg.thumbnails else None) for cid in ids]
         if spans and self.cfg.write_files and self.cfg.codec != "copy" and not self.cfg.audio:
             try:
-                self._cut_all(row["local_path"], spans, rels, (w, h), scaled)
+                self._cut_all(row["local_path"], spans, rels, timing, filters)
             except Exception as exc:  # noqa: BLE001 - fall back to one ffmpeg per clip below
                 log.warning("clips: one-pass cut of %s failed (%s); cutting clip by clip", vid, exc)
         for i, sp in enumerate(spans):
             cid = clip_id(vid, sp.start, sp.end)
+            n_out = timing.out_frame(sp.end) - timing.out_frame(sp.start)
+            t0, t1 = timing.seconds(sp.start), timing.seconds(sp.end)
+            # constant-rate file: n / fps; VFR stream copy: the real span, its mean rate
+            copy_vfr = timing.times is not None and timing.rate is None
+            dur = t1 - t0 if copy_vfr else n_out / timing.fps
             clip: dict[str, Any] = {
                 "record": "clip", "clip_id": cid, "video_id": vid, "clip_index": i,
                 "shot_index": sp.shot_index, "start_frame": sp.start, "end_frame": sp.end,
-                "start_s": sp.start / fps, "end_s": sp.end / fps, "duration_s": (sp.end - sp.start) / fps,
-                "num_frames": sp.end - sp.start, "fps": fps, "width": w, "height": h,
+                "start_s": t0, "end_s": t1, "duration_s": dur, "num_frames": n_out,
+                "fps": n_out / dur if copy_vfr and dur > 0 else timing.fps, "width": w, "height": h,
+                "vfr": timing.times is not None,
                 "is_long_take": sp.long_take, "status": "ok", "reject_reasons": [],
                 "run_id": self.ctx.run_id, "local_path": row["local_path"],
                 "query_topic_id": row.get("query_topic_id"),
@@ -198,11 +324,11 @@ class Clips(RowStage):
             try:
                 if self.cfg.write_files:
                     rel = f"clips/{sub}/{cid}.mp4"
-                    self._cut(row["local_path"], sp, fps, rel, (w, h), scaled)
+                    self._cut(row["local_path"], sp, timing, rel, filters)
                     clip["clip_path"], clip["clip_codec"] = rel, self.cfg.codec
                 if self.cfg.thumbnails:
                     rel = f"thumbnails/{sub}/{cid}.jpg"
-                    self._thumb(row["local_path"], sp, fps, rel)
+                    self._thumb(row["local_path"], sp, timing, rel)
                     clip["thumbnail_path"] = rel
             except Exception as exc:  # noqa: BLE001 - one bad clip must not lose the others
                 clip.update(status="failed", error=getattr(exc, "reason", "clip_write_error"), error_detail=str(exc))

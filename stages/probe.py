@@ -1,9 +1,10 @@
 """probe: container and stream facts for each video, without a full decode.
 
 Reads: local_path. Adds: file_size, sha256, container, duration_s, fps, num_frames, width,
-height, rotation, codec, pix_fmt, bit_rate, has_audio. Needs: 1 CPU.
+height, rotation, codec, pix_fmt, bit_rate, has_audio, vfr. Needs: 1 CPU.
 
-Decodes only the first frame (proves the stream decodes; gives the display rotation).
+Decodes only the first frame (proves the stream decodes; gives the display rotation), and
+demuxes the video packets once (no decode) to tell variable-frame-rate streams (``vfr``).
 Failures: empty_file, not_a_video, corrupt_container, no_video_stream, decode_error.
 """
 
@@ -19,7 +20,7 @@ from curate.stage import RowStage
 
 PROBE_COLUMNS = (
     "file_size", "sha256", "container", "duration_s", "fps", "num_frames", "width", "height",
-    "rotation", "codec", "pix_fmt", "bit_rate", "has_audio",
+    "rotation", "codec", "pix_fmt", "bit_rate", "has_audio", "vfr",
 )
 
 

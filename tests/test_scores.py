@@ -168,7 +168,9 @@ def test_letterbox_detected(scores):
 
 
 def test_frozen_clip_static_ratio(scores):
-    assert scores["frozen"]["static_ratio"] >= 0.8
+    # a 2 fps stutter (each picture held 0.5 s): the share of each hold longer than analyze.frozen_lag_s
+    # (1/3 s) counts, ~35 %; a still counts in full (tests/test_static_ratio.py)
+    assert scores["frozen"]["static_ratio"] >= 0.25
     assert scores["static"]["static_ratio"] >= 0.9
     for moving in ("fast_right", "zoom_in", "tilt_up", "slow_right"):
         assert scores[moving]["static_ratio"] <= 0.1, moving
@@ -301,7 +303,9 @@ def test_memory_is_bounded_by_sampling():
     """Analysers only keep running sums: feeding 5000 frames keeps no per-frame arrays."""
     m = MotionAnalyser()
     wants = m.start(5000, 25.0)
-    assert len(wants) <= 2 * 64
+    # per sampled pair: its two frames + the frame one pair step later (the camera fit's lag, the
+    # next pair's first frame unless max_pairs spreads the pairs out)
+    assert len(wants) <= 3 * 64
 
 
 def test_watermark_onnx_model_loads_and_scores(clips, tmp_path):

@@ -14,7 +14,9 @@ the *displayed* dimensions, so camera pan/tilt, box coordinates and normalisatio
 the picture as a player shows it.
 
 Frame indices are derived from timestamps (``round((pts - stream_start) * fps)``), which
-matches the decode-order count used by the cuts stage for constant-frame-rate video.
+matches the decode-order count used by the cuts stage for constant-frame-rate video. For a
+variable-frame-rate video (``vfr=True``) the reader demuxes the file once (no decode) for every
+frame's timestamp and a frame's index is its rank among them: the same decode-order count.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import av
 import cv2
 import numpy as np
 
-from curate.media import decode_failure, display_quarter_turns, open_video, scaled_size, upright
+from curate.media import decode_failure, display_quarter_turns, frame_times, open_video, scaled_size, upright
 from curate.stage import StageError
 
 
@@ -210,8 +212,10 @@ class SpanReader:
     next span finds every frame it may want.
     """
 
-    def __init__(self, path: str, width: int = 256, threads: int = 0, max_gap_s: float = 3.0) -> None:
-        self.path, self.width, self.max_gap_s = path, width, max_gap_s
+    def __init__(self, path: str, width: int = 256, threads: int = 0, max_gap_s: float = 3.0, vfr: bool = False) -> None:
+        self.path, self.width, self.max_gap_s, self.vfr = path, width, max_gap_s, vfr
+        # VFR: every frame's pts in presentation order; index = rank (None: index from pts * fps)
+        self.table: np.ndarray | None = frame_times(path).pts if vfr else None
         self._cm = open_video(path, threads)
         self.c, self.vs = self._cm.__enter__()
         self.key = file_key(path)
@@ -239,12 +243,20 @@ class SpanReader:
         self.close()
 
     def _index(self, pts: int, fps: float) -> int:
+        if self.table is not None and len(self.table):
+            i = int(np.searchsorted(self.table, pts))
+            if i >= len(self.table) or (i > 0 and pts - self.table[i - 1] < self.table[i] - pts):
+                i -= 1  # not in the table (should not happen): the nearest frame
+            return i
         return int(round(float((pts - self.t0) * self.tb) * fps))
 
     def _seek(self, start: int, fps: float) -> None:
         self.cc.skip_frame = "DEFAULT"
         self.buf.clear()
-        target = self.t0 + int(start / fps / self.tb) if start > 0 else self.t0
+        if self.table is not None and 0 < start < len(self.table):
+            target = int(self.table[start])
+        else:
+            target = self.t0 + int(start / fps / self.tb) if start > 0 else self.t0
         self.c.seek(max(self.t0, target), stream=self.vs, backward=True, any_frame=False)
         self.cc.flush_buffers()
         self.packets = self.c.demux(self.vs)

@@ -9,8 +9,15 @@
 * ``border_frac`` - fraction of the frame area covered by black bars (letterbox/pillarbox):
   rows/columns whose 98th-percentile luma is <= ``border_luma``, counted inward from each
   edge, taking the smallest bar seen over the sampled frames (a bar must persist).
-* ``static_ratio`` - fraction of sampled consecutive-frame pairs whose mean absolute luma
-  difference is < ``frozen_diff`` grey levels (frozen / duplicated frames, still images).
+* ``static_ratio`` - fraction of sampled frames whose content does not change over
+  ``frozen_lag_s`` (default one pair step, 1 / ``pairs_per_s`` = 1/3 s: the next sampled
+  pair's first frame, decoded anyway): mean absolute luma difference between frame i and
+  frame i + round(lag * fps) (the clip's last frame near its end) < ``frozen_diff`` grey
+  levels. A still held for longer than the lag counts; the exact repeats that frame-rate
+  conversion inserts (a 10 fps camera in a 25 fps file repeats each picture 2-3 times, i.e.
+  0.08-0.12 s) do not, because the picture has changed by the time the lag is over. A
+  stutter slower than the lag (2 fps in 25) counts in part (the share of each hold longer
+  than the lag: ~35-45 % for 2 fps).
 """
 
 from __future__ import annotations
@@ -46,29 +53,37 @@ class QualityAnalyser:
     name = "quality"
 
     def __init__(self, pairs_per_s: float = 3.0, max_pairs: int = 64, frozen_diff: float = 0.5,
-                 border_luma: int = 20, max_frames: int = 8) -> None:
+                 border_luma: int = 20, max_frames: int = 8, frozen_lag_s: float | None = None) -> None:
         self.pairs_per_s, self.max_pairs = pairs_per_s, max_pairs
         self.frozen_diff, self.border_luma, self.max_frames = frozen_diff, border_luma, max_frames
+        self.frozen_lag_s = frozen_lag_s
 
     def start(self, n: int, fps: float) -> set[int]:
         firsts = pair_starts(n, fps, self.pairs_per_s, self.max_pairs)
         self.firsts = set(firsts)
         step = max(1, len(firsts) // self.max_frames) if firsts else 1
         self.metric_frames = set(firsts[::step][: self.max_frames]) or ({0} if n else set())
-        self.prev: np.ndarray | None = None
-        self.prev_i = -2
+        lag_s = self.frozen_lag_s if self.frozen_lag_s is not None else 1.0 / self.pairs_per_s
+        lag = max(1, int(round(lag_s * fps)))  # default: the next pair's first frame (no extra decode)
+        self.later: dict[int, list[int]] = {}  # frame -> sampled frames it is compared with
+        for f in firsts:
+            self.later.setdefault(min(f + lag, n - 1), []).append(f)
+        self.held: dict[int, np.ndarray] = {}  # sampled frames waiting for their lagged frame
         self.diffs: list[float] = []
         self.m: dict[str, list[float]] = {k: [] for k in ("sharpness", "brightness", "contrast", "colorfulness",
                                                            "clipped_highlights", "clipped_shadows")}
         self.bars: tuple[int, int, int, int] | None = None
         self.shape = (0, 0)
-        return self.firsts | {i + 1 for i in self.firsts} | self.metric_frames
+        return self.firsts | set(self.later) | self.metric_frames
 
     def update(self, i: int, frame: Frame) -> None:
-        g = frame.gray
-        if self.prev is not None and i == self.prev_i + 1 and self.prev_i in self.firsts:
-            self.diffs.append(float(cv2.absdiff(self.prev, g).mean()))
-        self.prev, self.prev_i = g, i
+        if i in self.later or i in self.firsts:
+            g = frame.gray
+            for f in self.later.get(i, ()):
+                if f in self.held:
+                    self.diffs.append(float(cv2.absdiff(self.held.pop(f), g).mean()))
+            if i in self.firsts:
+                self.held[i] = g
         if i in self.metric_frames:
             self._metrics(frame.bgr, g)
 
