@@ -87,6 +87,10 @@ def run(
     except OSError as exc:  # disk full, permissions, I/O errors on the output: one line, committed shards intact
         _fail(os_error_line(exc, cfg.output.dir), code=1)
     print_summary(summary)
+    if summary.failures.get("disk_full"):
+        _fail(f"disk full while writing clip files to {cfg.output.dir}: {summary.failures['disk_full']} videos failed "
+              "with disk_full; free space and re-run: they are retried (output.retry_errors), every committed shard "
+              "is complete", code=1)
     if summary.after_errors:
         _fail("the shards were written, but " + "; ".join(f"{k} failed ({v})" for k, v in summary.after_errors.items())
               + "; re-run `curate run` (it redoes only these steps) or the step's own command", code=1)

@@ -582,7 +582,8 @@ class OutputConfig(Section):
     shard_videos: int = Field(500, ge=1, description="...or once this many video rows are buffered.")
     compression: str = Field("zstd", description="Parquet compression codec.")
     retry_errors: list[str] = Field(
-        default_factory=lambda: ["network", "rate_limited", "http_error", "truncated_download", "ffmpeg_timeout"],
+        default_factory=lambda: ["network", "rate_limited", "http_error", "truncated_download", "ffmpeg_timeout",
+                                 "disk_full"],
         description="On a re-run, videos that failed with one of these (transient) reasons are removed "
         "from the shards and processed again; every other finished video is skipped.",
     )

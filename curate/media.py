@@ -44,14 +44,18 @@ def ffmpeg_exe() -> str:
 
 
 def run_ffmpeg(args: list[str], timeout: float = 600) -> None:
-    """Run ffmpeg quietly; raise StageError('ffmpeg_failed') with its last stderr lines."""
+    """Run ffmpeg quietly; raise StageError('ffmpeg_failed' / 'disk_full') with its last stderr lines."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise StageError("ffmpeg_timeout", f"ffmpeg took longer than {timeout}s") from None
+    err = proc.stderr.decode(errors="replace")
+    tail = err.strip().splitlines()[-3:]
+    if "No space left on device" in err or "Disk quota exceeded" in err:
+        # ffmpeg 5.x exits 0 after "Error writing trailer ... No space left on device": never trust the exit code alone
+        raise StageError("disk_full", " | ".join(tail))
     if proc.returncode != 0:
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
         raise StageError("ffmpeg_failed", " | ".join(tail) or f"exit {proc.returncode}")
 
 
@@ -314,7 +318,7 @@ def decode_failure(exc: Exception, decoded: int, where: str) -> StageError:
     return StageError("truncated", f"decoding stopped {where}: {exc}")
 
 
-def verify_clip(path_or_file: Any, frames: int, width: int | None = None, height: int | None = None,
+def verify_clip(path_or_file: Any, frames: int | None, width: int | None = None, height: int | None = None,
                 key: str | None = None) -> str | None:
     """Why a clip file must not be used, or None when it is sound.
 
@@ -324,6 +328,7 @@ def verify_clip(path_or_file: Any, frames: int, width: int | None = None, height
     encoders that drop or duplicate one at a boundary), the coded size is ``width`` x ``height``
     when given, and the ``curate_key`` tag (the encode settings the file
     was cut with) equals ``key`` when given, so a resume with other clip settings re-cuts it.
+    ``frames=None`` skips the count (a stream copy starts at the keyframe before the span).
     """
     try:
         c = av.open(path_or_file, metadata_errors="ignore")
@@ -344,6 +349,6 @@ def verify_clip(path_or_file: Any, frames: int, width: int | None = None, height
                 n += 1 if pkt.size else 0
         except av.error.FFmpegError as exc:
             return f"demux error after {n} packets: {exc}"
-        if abs(n - frames) > 1:
+        if frames is not None and abs(n - frames) > 1:
             return f"{n} frames, expected {frames}"
     return None

@@ -24,11 +24,20 @@ the file plays at the right speed for players and index-based loaders alike. The
 ``fps``/``num_frames``/``duration_s`` describe that file (``duration_s = num_frames / fps``).
 With ``codec: copy`` the file keeps the source timestamps (VFR preserved, keyframe-aligned as
 always with copy): ``duration_s = end_s - start_s`` and ``fps`` is the span's mean rate.
+
+Every clip file is verified before it counts (``media.verify_clip``: it opens, holds the
+expected frames, and carries the key of the encode settings it was cut with) -- after ffmpeg
+(which exits 0 after failing to write the trailer on a full disk) and before an existing file
+of an interrupted run is reused; a file cut with other settings is cut again. ffmpeg output
+about a full disk makes the clip ``disk_full``, and then the whole video ``failed``/``disk_full``
+(a transient reason in ``output.retry_errors``: the next run retries it).
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
 import logging
 import math
 import os
@@ -39,12 +48,21 @@ from typing import Any
 
 from curate.config import ClipsConfig
 from curate.ids import clip_id
-from curate.media import FrameTimes, cfr_rate, frame_times, run_ffmpeg
+from curate.media import FrameTimes, cfr_rate, frame_times, run_ffmpeg, verify_clip
 from curate.schemas import CLIPS, VIDEOS
-from curate.stage import RowStage, RunContext
+from curate.stage import RowStage, RunContext, StageError
 from curate.storage import Output
 
 log = logging.getLogger("curate")
+
+CLIP_FORMAT = 1  # bump when the way clip files are cut changes: existing files are then re-cut
+
+
+def _low_disk(path: str, min_free: int = 64 << 20) -> bool:
+    try:
+        return shutil.disk_usage(os.path.dirname(path) or ".").free < min_free
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -142,9 +160,38 @@ class Clips(RowStage):
             return w, h, [f"crop={w}:{h}:0:0"]
         return w, h, []
 
-    def _cut(self, src: str, span: Span, timing: Timing, rel: str, filters: list[str]) -> None:
-        if self.out.exists(rel):
-            return  # deterministic id: the same span was cut by an earlier (interrupted) run
+    def encode_key(self, filters: list[str], rate: Any) -> str:
+        """The settings a clip file is cut with; stored in the file (``comment=curate_key=...``).
+
+        The clip id depends only on the source span, so a resume with other clip settings
+        (``max_height``, codec, crf, ...) would otherwise reuse files of the old settings."""
+        c = self.cfg
+        spec = [CLIP_FORMAT, c.codec, c.crf, c.preset, c.audio, filters, str(rate)]
+        return hashlib.sha1(json.dumps(spec, default=str).encode()).hexdigest()[:12]
+
+    def _metadata(self, key: str) -> list[str]:
+        return ["-metadata", f"comment=curate_key={key}"]
+
+    def _sound(self, rel: str, frames: int | None, key: str, local: str | None = None) -> str | None:
+        """Why the clip file at ``rel`` (or the finished ``local`` temp file) cannot be used; None = sound."""
+        if self.cfg.codec == "copy":
+            frames, key = None, None  # keyframe-aligned stream copies hold more frames than the span
+        if local is not None:
+            return verify_clip(local, frames, key=key)
+        if not self.out.exists(rel):
+            return "missing"
+        if self.out.local:
+            return verify_clip(self.out.path(rel), frames, key=key)
+        with self.out.fs.open(self.out.path(rel), "rb") as f:
+            return verify_clip(f, frames, key=key)
+
+    def _cut(self, src: str, span: Span, timing: Timing, rel: str, filters: list[str], key: str) -> None:
+        frames_out = timing.out_frame(span.end) - timing.out_frame(span.start)
+        why = self._sound(rel, frames_out, key)
+        if why is None:
+            return  # deterministic id + same settings + verified: cut by an earlier (interrupted) run
+        if why != "missing":
+            log.warning("clips: re-cutting %s (%s)", rel, why)
         tmp = os.path.join(self.tmp, os.path.basename(rel))
         if timing.rate is None:
             start, frames = timing.seconds(span.start), span.end - span.start
@@ -160,8 +207,12 @@ class Clips(RowStage):
             if filters:
                 args += ["-vf", ",".join(filters)]
             args += ["-c:a", "aac"] if self.cfg.audio else ["-an"]
-        args += ["-movflags", "+faststart", "-f", "mp4", tmp]
+        args += [*self._metadata(key), "-movflags", "+faststart", "-f", "mp4", tmp]
         run_ffmpeg(args)
+        bad = self._sound(rel, frames_out, key, local=tmp)
+        if bad is not None:  # e.g. a short write the exit code did not show
+            os.remove(tmp)
+            raise StageError("disk_full" if _low_disk(tmp) else "clip_unreadable", f"the new clip file is not sound: {bad}")
         self.out.put_file(tmp, rel)
 
     def _thumb(self, src: str, span: Span, timing: Timing, rel: str) -> None:
@@ -184,7 +235,7 @@ class Clips(RowStage):
         return args + ["-pix_fmt", "yuv420p"]
 
     def _cut_all(self, src: str, spans: list[Span], rels: list[tuple[str | None, str | None]],
-                 timing: Timing, filters: list[str]) -> None:
+                 timing: Timing, filters: list[str], key: str) -> None:
         """Every clip (and thumbnail) of a video in ONE ffmpeg run: one decode, one encode.
 
         Keyframes are forced at every span boundary and the segment muxer splits there, so
@@ -192,7 +243,9 @@ class Clips(RowStage):
         the whole stream is resampled first (``fps`` filter) and the boundaries are the output
         frames of the span ends' timestamps.
         """
-        todo = [i for i, (c, t) in enumerate(rels) if (c and not self.out.exists(c)) or (t and not self.out.exists(t))]
+        frames = [timing.out_frame(sp.end) - timing.out_frame(sp.start) for sp in spans]
+        sound = [c is None or self._sound(c, n, key) is None for (c, _), n in zip(rels, frames)]
+        todo = [i for i, (ok, (_, t)) in enumerate(zip(sound, rels)) if not ok or (t and not self.out.exists(t))]
         if not todo:
             return
         bounds = sorted({timing.out_frame(b) for sp in spans for b in (sp.start, sp.end)} - {0})
@@ -204,7 +257,7 @@ class Clips(RowStage):
             mids = [(sp.start + sp.end) // 2 for sp in spans]
             graph = f"[0:v]split=2[a0][b];[a0]{','.join(chain) or 'null'}[a];"
             graph += "[b]select='" + "+".join(f"eq(n\\,{m})" for m in mids) + f"',scale={self.cfg.thumbnail_width}:-2[t]"
-            args = ["-i", src, "-filter_complex", graph, "-map", "[a]", "-an", *self._encode_args()]
+            args = ["-i", src, "-filter_complex", graph, "-map", "[a]", "-an", *self._encode_args(), *self._metadata(key)]
             if bounds:
                 args += ["-force_key_frames", "expr:" + "+".join(f"eq(n,{b})" for b in bounds),
                          "-f", "segment", "-segment_frames", ",".join(map(str, bounds)),
@@ -219,8 +272,8 @@ class Clips(RowStage):
             for k, (sp, (clip_rel, thumb_rel)) in enumerate(zip(spans, rels)):
                 seg = os.path.join(work, f"seg{seg_of.get(timing.out_frame(sp.start), 0):05d}.mp4")
                 thumb = os.path.join(work, f"th{k + 1:05d}.jpg")
-                if clip_rel and not self.out.exists(clip_rel):
-                    self.out.put_file(seg, clip_rel)
+                if clip_rel and not sound[k] and self._sound(clip_rel, frames[k], key, local=seg) is None:
+                    self.out.put_file(seg, clip_rel)  # a segment that does not verify is cut again alone
                 if thumb_rel and not self.out.exists(thumb_rel) and os.path.exists(thumb):
                     self.out.put_file(thumb, thumb_rel)
         finally:
@@ -294,6 +347,7 @@ class Clips(RowStage):
             row.update(status="rejected", error=reason, error_detail=f"clips: {detail}", num_clips=0)
             return [row]
         w, h, filters = self.geometry(w0, h0)
+        key = self.encode_key(filters, timing.rate)
         clips: list[dict[str, Any]] = []
         sub = f"{vid[:2]}/{vid}"
         ids = [clip_id(vid, sp.start, sp.end) for sp in spans]
@@ -301,7 +355,7 @@ class Clips(RowStage):
                  f"thumbnails/{sub}/{cid}.jpg" if self.cfg.thumbnails else None) for cid in ids]
         if spans and self.cfg.write_files and self.cfg.codec != "copy" and not self.cfg.audio:
             try:
-                self._cut_all(row["local_path"], spans, rels, timing, filters)
+                self._cut_all(row["local_path"], spans, rels, timing, filters, key)
             except Exception as exc:  # noqa: BLE001 - fall back to one ffmpeg per clip below
                 log.warning("clips: one-pass cut of %s failed (%s); cutting clip by clip", vid, exc)
         for i, sp in enumerate(spans):
@@ -324,7 +378,7 @@ class Clips(RowStage):
             try:
                 if self.cfg.write_files:
                     rel = f"clips/{sub}/{cid}.mp4"
-                    self._cut(row["local_path"], sp, timing, rel, filters)
+                    self._cut(row["local_path"], sp, timing, rel, filters, key)
                     clip["clip_path"], clip["clip_codec"] = rel, self.cfg.codec
                 if self.cfg.thumbnails:
                     rel = f"thumbnails/{sub}/{cid}.jpg"
@@ -334,4 +388,8 @@ class Clips(RowStage):
                 clip.update(status="failed", error=getattr(exc, "reason", "clip_write_error"), error_detail=str(exc))
             clips.append(clip)
         row["num_clips"] = len(clips)
+        full = [c for c in clips if c.get("error") == "disk_full"]
+        if full:  # not the video's fault: fail it as a whole so a re-run (after freeing space) retries it
+            row.update(status="failed", error="disk_full",
+                       error_detail=f"clips: {len(full)} of {len(clips)} clip files could not be written: {full[0]['error_detail']}")
         return [row, *clips]

@@ -141,3 +141,77 @@ def test_a_successful_run_is_quiet(tmp_path, samples):
     assert "Traceback" not in res.stderr and "\x1b[" not in res.stderr  # stderr is not a terminal here
     assert any(ln.startswith("curate: videos 1/1") for ln in lines)  # curate's own progress line
     assert (tmp_path / "out" / "logs").is_dir() and any((tmp_path / "out" / "logs").iterdir())
+
+
+def _clip_rows(samples, tmp_path, **clips):
+    from curate.config import ClipsConfig
+    from curate.media import probe
+    from curate.stage import RunContext
+    from curate.stages.clips import Clips
+
+    path = samples["bikes"].path
+    p = probe(path)
+    row = {"video_id": "v1", "local_path": path, "fps": p.fps, "num_frames": 250, "cut_frames": [30, 76, 137, 187, 242],
+           "width": p.width, "height": p.height, "rotation": 0, "status": "ok"}
+    stage = Clips(ClipsConfig(min_s=1.0, max_s=10.0, **clips), RunContext("r", str(tmp_path / "out"), str(tmp_path / "w")))
+    return stage, stage.process(dict(row))
+
+
+def test_clip_files_are_verified_and_settings_are_part_of_the_reuse_key(tmp_path, samples):
+    from curate.media import verify_clip
+
+    _, rows = _clip_rows(samples, tmp_path)
+    clips = [r for r in rows if r.get("record") == "clip"]
+    assert clips and all(c["status"] == "ok" for c in clips)
+    first = tmp_path / "out" / clips[0]["clip_path"]
+    assert verify_clip(str(first), clips[0]["num_frames"]) is None
+    # a truncated file left by a crash (or a full disk) is never reused
+    first.write_bytes(first.read_bytes()[: first.stat().st_size // 2])
+    stamps = {c["clip_path"]: (tmp_path / "out" / c["clip_path"]).stat().st_mtime_ns for c in clips}
+    _, again = _clip_rows(samples, tmp_path)
+    after = {c["clip_path"]: (tmp_path / "out" / c["clip_path"]).stat().st_mtime_ns for c in clips}
+    assert verify_clip(str(first), clips[0]["num_frames"]) is None
+    assert [p for p in stamps if stamps[p] != after[p]] == [clips[0]["clip_path"]]  # sound files are reused
+    # other clip settings on a resume: every file is cut again at the new size
+    _, small = _clip_rows(samples, tmp_path, max_height=144)
+    import av
+
+    for c in (r for r in small if r.get("record") == "clip"):
+        with av.open(str(tmp_path / "out" / c["clip_path"])) as f:
+            assert (f.streams.video[0].width, f.streams.video[0].height) == (c["width"], c["height"]) and c["height"] == 144
+
+
+def test_a_full_disk_while_cutting_fails_the_video_for_a_retry(tmp_path, samples, monkeypatch):
+    """ffmpeg says 'No space left on device' (and may still exit 0): the video is failed/disk_full, retried next run."""
+    import curate.media
+    from curate.config import OutputConfig
+    from curate.stage import StageError
+
+    def full(args, timeout=600):
+        raise StageError("disk_full", "[out#0/mp4] Error writing trailer: No space left on device")
+
+    monkeypatch.setattr("curate.stages.clips.run_ffmpeg", full)
+    _, rows = _clip_rows(samples, tmp_path)
+    video, clips = rows[0], rows[1:]
+    assert video["status"] == "failed" and video["error"] == "disk_full"
+    assert clips and all(c["error"] == "disk_full" for c in clips)
+    assert "disk_full" in OutputConfig().retry_errors
+    assert curate.media.run_ffmpeg is not full  # only the stage's reference was patched
+
+
+def test_ffmpeg_reporting_a_full_disk_is_disk_full_even_with_exit_0(tmp_path, monkeypatch):
+    import curate.media
+    from curate.stage import StageError
+
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\necho '[out#0/mp4] Error writing trailer: No space left on device' >&2\nexit 0\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CURATE_FFMPEG", str(fake))
+    curate.media.ffmpeg_exe.cache_clear()
+    try:
+        with pytest.raises(StageError) as e:
+            curate.media.run_ffmpeg(["-i", "x", "y.mp4"])
+        assert e.value.reason == "disk_full"
+    finally:
+        monkeypatch.delenv("CURATE_FFMPEG")
+        curate.media.ffmpeg_exe.cache_clear()
