@@ -1,17 +1,34 @@
 """Near-duplicate clips from perceptual hashes: a global step on the driver after the shards.
 
-Each clip carries ``phash`` (64-bit pHashes of frames sampled every 1/analyze.phash_per_s s).
-Clip A duplicates clip B when at least ``min_matched`` of A's hashes have a hash of B within
-``max_distance`` bits. Candidates come from a banded index (each hash split into four 16-bit bands; two hashes
-within 3 bits always share a band, and re-encoded/resized copies share many hashes, most of
-them within a few bits), so the work grows with the number of hashes, not with clip pairs. Buckets larger than
-``max_bucket`` (degenerate near-flat frames) are skipped.
+Each clip carries ``phash`` (64-bit pHashes of frames sampled every 1/analyze.phash_per_s s),
+``phash_t`` (their times) and ``phash_motion`` (8x8 masks of where things move); see
+:mod:`curate.analysers.phash`.
 
-In each group of duplicates one clip is kept: the one with most hashes (longest), then the
-largest frame, then the smallest clip_id (deterministic). Every other clip gets a row in
-``dedup/part-00000.parquet`` (clip_id, duplicate_of, distance, matched); the file is rewritten
-atomically over ALL committed shards each time, and DuckDB exposes it as the view
-``duplicates`` (``curate query "SELECT * FROM clips WHERE clip_id NOT IN (SELECT clip_id FROM duplicates)"``).
+1. **Candidates** come from a hash index: 8 tables, each keyed by a 32-bit window of the hash
+   (bits 8k..8k+31, wrapping). Copies share many nearly equal hashes, so some pair of their
+   samples lands in one bucket of some table; unrelated hashes meet with probability ~2^-32
+   per table, so the work grows with the number of hashes, not with clip pairs. Buckets with
+   more than ``max_bucket`` clips (degenerate, e.g. near-flat frames) are skipped.
+2. **Alignment**: sample pairs within ``max_distance`` bits propose time offsets (offset = time
+   in B - time in A); for the most frequent offsets every sample of A is paired with the
+   sample of B nearest to the same aligned time, and matches when within ``align_distance``
+   bits. A start-trimmed copy has one consistent offset; a static camera filmed at another
+   moment matches everywhere in pHash, so the aligned samples must ALSO agree on where things
+   move (mean Jaccard of the ``phash_motion`` masks >= ``min_motion_overlap``).
+3. **Duplicates** when one contiguous run of matching aligned samples covers ``min_matched`` of
+   the shorter clip's samples (a clip that shares only a part of each of two others matches
+   neither). With ``mirror`` on, the mirrored hashes (exact, from the signs) are matched too.
+4. **Groups without chains**: clips are visited by rank (default: most samples, i.e. longest);
+   a visited clip not yet marked becomes a kept representative and every not yet marked clip
+   it matches DIRECTLY becomes its duplicate. There is no transitive closure: A ~ X ~ C marks
+   at most X, never C as a duplicate of A. A clip whose hashes split into two runs with no pair
+   within ``shot_change_distance`` bits (it spans a missed cut) is never a representative.
+
+Every duplicate gets a row in ``dedup/part-00000.parquet`` (clip_id, duplicate_of, distance,
+matched, offset_s, mirrored); the file is rewritten atomically over ALL committed shards each
+time, and DuckDB exposes it as the view ``duplicates``
+(``curate query "SELECT * FROM clips WHERE clip_id NOT IN (SELECT clip_id FROM duplicates)"``).
+Rows written before ``phash_t`` existed are taken as sampled once per second (the old default).
 """
 
 from __future__ import annotations
@@ -19,11 +36,13 @@ from __future__ import annotations
 import io
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.analysers.phash import ODD_COLUMNS
 from curate.config import DedupConfig
 from curate.schemas._fields import field
 from curate.shards import shard_paths
@@ -35,70 +54,196 @@ DEDUP_PATH = "dedup/part-00000.parquet"
 DEDUP_SCHEMA = pa.schema([
     field("clip_id", pa.string(), "The duplicate clip.", nullable=False),
     field("duplicate_of", pa.string(), "clip_id of the clip that is kept."),
-    field("distance", pa.int32(), "Median Hamming distance (bits of 64) of the matched hashes."),
-    field("matched", pa.float32(), "Fraction of the duplicate's hashes that matched the kept clip."),
+    field("distance", pa.int32(), "Median Hamming distance (bits of 64) of the matched aligned hashes."),
+    field("matched", pa.float32(), "Fraction of the duplicate's samples in the contiguous matched run."),
+    field("offset_s", pa.float32(), "Where the duplicate's first frame lies in the kept clip (s; < 0: the duplicate starts earlier)."),
+    field("mirrored", pa.bool_(), "The duplicate is a left-right mirrored copy (dedup.mirror)."),
 ])
+_TABLES = 8
+_ODD = np.uint64(np.int64(ODD_COLUMNS).view(np.uint64))
 
 
-def _popcount(x: np.ndarray) -> np.ndarray:
-    return np.unpackbits(x.view(np.uint8).reshape(-1, 8), axis=1).sum(1)
+@dataclass
+class _Clip:
+    h: np.ndarray  # uint64 hashes
+    t: np.ndarray  # float64 times (s)
+    m: np.ndarray  # uint64 motion masks (zeros when unknown)
+    step: float
+
+
+@dataclass
+class Match:
+    cover_a: float
+    cover_b: float
+    distance: int
+    offset: float  # time in b - time in a
+    motion: float
+
+
+def _pc(x: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(x)
+
+
+def _mirror(c: _Clip) -> _Clip:
+    m = c.m
+    if m.any():
+        bits = np.unpackbits(m.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little").reshape(-1, 8, 8)[:, :, ::-1]
+        m = np.packbits(bits.reshape(-1, 64), axis=1, bitorder="little").view(np.uint64).ravel()
+    return _Clip(c.h ^ _ODD, c.t, m, c.step)
+
+
+def _prep(h, t, m) -> _Clip:
+    hs = np.asarray(h or [], dtype=np.int64).view(np.uint64)
+    ts = np.asarray(t, dtype=np.float64) if t is not None and len(t) == len(hs) else np.arange(len(hs), dtype=np.float64)
+    ms = np.asarray(m, dtype=np.int64).view(np.uint64) if m is not None and len(m) == len(hs) else np.zeros(len(hs), np.uint64)
+    step = float(np.median(np.diff(ts))) if len(ts) > 1 else 1.0
+    return _Clip(hs, ts, ms, max(step, 1e-3))
+
+
+def _run(a: _Clip, b: _Clip, d: np.ndarray, offset: float, cfg: DedupConfig) -> tuple[float, list[int], list[float]]:
+    """Coverage of ``a`` by its longest contiguous run of aligned matches with ``b`` at ``offset``."""
+    tol = 0.6 * max(a.step, b.step)
+    target = a.t + offset
+    jr = np.clip(np.searchsorted(b.t, target), 0, len(b.t) - 1)
+    jl = np.maximum(jr - 1, 0)
+    j = np.where(np.abs(b.t[jl] - target) <= np.abs(b.t[jr] - target), jl, jr)
+    aligned = np.abs(b.t[j] - target) <= tol
+    dist = d[np.arange(len(a.t)), j]
+    ok = aligned & (dist <= cfg.align_distance)
+    inter, union = _pc(a.m & b.m[j]), _pc(a.m | b.m[j])
+    jac = np.where(union == 0, 1.0, inter / np.maximum(union, 1))
+    best: tuple[int, int, int] = (0, 0, 0)  # matched count, start, end
+    i, n = 0, len(ok)
+    while i < n:  # runs of matches, bridging single misses
+        if not ok[i]:
+            i += 1
+            continue
+        s, cnt, k = i, 0, i
+        while k < n and (ok[k] or (k + 1 < n and ok[k + 1] and aligned[k])):
+            cnt += int(ok[k])
+            k += 1
+        if cnt > best[0]:
+            best = (cnt, s, k)
+        i = k
+    cnt, s, e = best
+    sel = np.flatnonzero(ok[s:e]) + s
+    return cnt / max(n, 1), dist[sel].tolist(), jac[sel].tolist()
+
+
+def match(a: _Clip, b: _Clip, cfg: DedupConfig) -> Match | None:
+    """The best aligned match of two clips' samples, or None when no pair of hashes is close."""
+    if not len(a.h) or not len(b.h):
+        return None
+    d = _pc(a.h[:, None] ^ b.h[None, :])
+    seeds = np.argwhere(d <= cfg.max_distance)
+    if not len(seeds):
+        return None
+    offs = b.t[seeds[:, 1]] - a.t[seeds[:, 0]]
+    keys = np.round(offs / (0.5 * max(a.step, b.step)))
+    uniq, counts = np.unique(keys, return_counts=True)
+    best: Match | None = None
+    for k in uniq[np.argsort(-counts, kind="stable")][:3]:
+        off = float(np.median(offs[keys == k]))
+        ca, da, ja = _run(a, b, d, off, cfg)
+        cb, db, jb = _run(b, a, d.T, -off, cfg)
+        if not da or not db:
+            continue
+        m = Match(ca, cb, int(np.median(da + db)), off, float(np.mean(ja + jb)))
+        if best is None or min(m.cover_a, m.cover_b) > min(best.cover_a, best.cover_b) or (
+                m.cover_a + m.cover_b > best.cover_a + best.cover_b):
+            best = m
+    return best
+
+
+def is_duplicate(a: _Clip, b: _Clip, m: Match | None, cfg: DedupConfig) -> bool:
+    if m is None or m.motion < cfg.min_motion_overlap:
+        return False
+    shorter = m.cover_a if len(a.h) <= len(b.h) else m.cover_b
+    return shorter >= cfg.min_matched
+
+
+def spans_shot_change(c: _Clip, cfg: DedupConfig) -> bool:
+    """The clip's hashes split into [0, k) and [k, n) (both >= 2 samples) with no pair closer than
+    ``shot_change_distance``: two unrelated shots (a missed cut)."""
+    n = len(c.h)
+    if n < 4:
+        return False
+    d = _pc(c.h[:, None] ^ c.h[None, :]).astype(np.int32)
+    suffix = np.minimum.accumulate(d[:, ::-1], axis=1)[:, ::-1]  # [i, k] = min_{j >= k} d[i, j]
+    prefix = np.minimum.accumulate(suffix, axis=0)  # [i, k] = min_{i' <= i, j >= k} d[i', j]
+    ks = np.arange(2, n - 1)
+    return bool((prefix[ks - 1, ks] > cfg.shot_change_distance).any())
+
+
+def _candidates(clips: list[_Clip], mirror: bool, max_bucket: int) -> np.ndarray:
+    """(a, b, flip) rows, a < b, of clips sharing a 32-bit hash window in some table."""
+    n = len(clips)
+    idx = np.concatenate([np.full(len(c.h), i, np.int64) for i, c in enumerate(clips)] or [np.zeros(0, np.int64)])
+    hs = np.concatenate([c.h for c in clips] or [np.zeros(0, np.uint64)])
+    if mirror:
+        idx, hs = np.concatenate([idx, idx + n]), np.concatenate([hs, hs ^ _ODD])
+    out = []
+    for k in range(_TABLES):
+        r = np.uint64(8 * k)
+        rot = (hs >> r) | (hs << (np.uint64(64) - r)) if k else hs
+        key = (rot & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        u = np.unique((key << 25) | idx)  # distinct (key, clip); idx < 2n < 2^25
+        kk, cc = u >> 25, u & ((1 << 25) - 1)
+        bounds = np.flatnonzero(np.diff(kk)) + 1
+        starts, ends = np.r_[0, bounds], np.r_[bounds, len(kk)]
+        size = ends - starts
+        for s, e in zip(starts[(size >= 2) & (size <= max_bucket)], ends[(size >= 2) & (size <= max_bucket)]):
+            m = cc[s:e]
+            a, b = np.triu_indices(len(m), 1)
+            x, y = m[a], m[b]
+            flip = (x >= n) != (y >= n)
+            x, y = x % n, y % n
+            keep = x != y
+            if not mirror:
+                keep &= ~flip
+            lo, hi = np.minimum(x, y)[keep], np.maximum(x, y)[keep]
+            out.append((lo << 26) | (hi << 1) | flip[keep])
+    if not out:
+        return np.zeros((0, 3), np.int64)
+    p = np.unique(np.concatenate(out))
+    return np.stack([p >> 26, (p >> 1) & ((1 << 25) - 1), p & 1], axis=1)
 
 
 def find_duplicates(clip_ids: list[str], hashes: list[list[int]], rank: list[tuple] | None = None,
-                    cfg: DedupConfig | None = None) -> list[tuple[str, str, int, float]]:
-    """(clip_id, duplicate_of, distance, matched) for every duplicate among the clips.
+                    cfg: DedupConfig | None = None, times: list | None = None,
+                    motion: list | None = None) -> list[tuple[str, str, int, float, float, bool]]:
+    """(clip_id, duplicate_of, distance, matched, offset_s, mirrored) for every duplicate among the clips.
 
-    ``rank[i]`` orders the clips (the highest is kept); default: number of hashes.
+    ``rank[i]`` orders the clips (the highest is kept); default: number of hashes. ``times[i]``
+    (``phash_t``) and ``motion[i]`` (``phash_motion``) may be None per clip (old rows: hashes
+    one second apart, no motion check).
     """
     cfg = cfg or DedupConfig()
-    hs = [np.asarray(h or [], dtype=np.int64).view(np.uint64) for h in hashes]
-    rank = rank or [(len(h),) for h in hs]
-    buckets: dict[tuple[int, int], set[int]] = defaultdict(set)
-    for ci, h in enumerate(hs):
-        for v in h:
-            for b in range(4):
-                buckets[(b, int((int(v) >> (16 * b)) & 0xFFFF))].add(ci)
-    pairs: set[tuple[int, int]] = set()
-    for members in buckets.values():
-        if len(members) < 2 or len(members) > cfg.max_bucket:
+    n = len(clip_ids)
+    clips = [_prep(hashes[i], (times or [None] * n)[i], (motion or [None] * n)[i]) for i in range(n)]
+    rank = rank or [(len(c.h),) for c in clips]
+    edges: dict[int, list[tuple[int, Match, bool]]] = defaultdict(list)
+    for a, b, flip in _candidates(clips, cfg.mirror, cfg.max_bucket).tolist():
+        ca = _mirror(clips[a]) if flip else clips[a]
+        m = match(ca, clips[b], cfg)
+        if is_duplicate(ca, clips[b], m, cfg):
+            edges[a].append((b, m, bool(flip)))
+            edges[b].append((a, Match(m.cover_b, m.cover_a, m.distance, -m.offset, m.motion), bool(flip)))
+    multi = {i: spans_shot_change(clips[i], cfg) for i in edges}
+    order = sorted(edges, key=lambda i: (multi[i], tuple(-x for x in rank[i]), clip_ids[i]))
+    marked: dict[int, tuple[int, Match, bool]] = {}
+    kept: set[int] = set()
+    for c in order:
+        if c in marked or multi[c]:
             continue
-        ms = sorted(members)
-        pairs.update((a, b) for i, a in enumerate(ms) for b in ms[i + 1:])
-    parent = list(range(len(hs)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    best: dict[int, tuple[int, float]] = {}
-    for a, b in pairs:
-        if not len(hs[a]) or not len(hs[b]):
-            continue
-        d = _popcount((hs[a][:, None] ^ hs[b][None, :]).ravel()).reshape(len(hs[a]), len(hs[b]))
-        ma, mb = d.min(1), d.min(0)
-        fa, fb = float((ma <= cfg.max_distance).mean()), float((mb <= cfg.max_distance).mean())
-        if max(fa, fb) >= cfg.min_matched:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[ra] = rb
-            dist = int(np.median(np.concatenate([ma, mb])))
-            for x, f in ((a, fa), (b, fb)):
-                if x not in best or f > best[x][1]:
-                    best[x] = (dist, f)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(hs)):
-        groups[find(i)].append(i)
+        kept.add(c)
+        for nb, m, flip in edges[c]:
+            if nb not in marked and nb not in kept:
+                marked[nb] = (c, m, flip)
     out = []
-    for members in groups.values():
-        if len(members) < 2:
-            continue
-        keep = min(members, key=lambda i: (tuple(-x for x in rank[i]), clip_ids[i]))
-        for i in members:
-            if i != keep:
-                dist, f = best.get(i, (-1, 0.0))
-                out.append((clip_ids[i], clip_ids[keep], dist, f))
+    for i, (c, m, flip) in sorted(marked.items()):
+        # m is from c's side: time in nb = time in c + offset, so nb's first frame lies at -offset in c
+        out.append((clip_ids[i], clip_ids[c], m.distance, round(m.cover_b, 3), round(-m.offset, 3), flip))
     return out
 
 
@@ -111,13 +256,15 @@ def dedup_output(output_dir: str, cfg: DedupConfig | None = None) -> int:
         with out.fs.open(p, "rb") as f:
             pf = pq.ParquetFile(f)
             names = set(pf.schema_arrow.names)
-            cols = [c for c in ("clip_id", "phash", "num_frames", "width", "height", "status") if c in names]
+            cols = [c for c in ("clip_id", "phash", "phash_t", "phash_motion", "num_frames", "width", "height",
+                                "status") if c in names]
             if "phash" in cols:  # shards written before the analyse stage existed have no hashes
                 tables.append(pf.read(columns=cols))
     rows = [r for t in tables for r in t.to_pylist() if r.get("status") in ("ok", "rejected") and r.get("phash")]
     ids = [r["clip_id"] for r in rows]
     rank = [(len(r["phash"]), (r.get("width") or 0) * (r.get("height") or 0), r.get("num_frames") or 0) for r in rows]
-    dups = find_duplicates(ids, [r["phash"] for r in rows], rank, cfg)
+    dups = find_duplicates(ids, [r["phash"] for r in rows], rank, cfg, times=[r.get("phash_t") for r in rows],
+                           motion=[r.get("phash_motion") for r in rows])
     table = pa.Table.from_pylist([dict(zip(DEDUP_SCHEMA.names, d)) for d in dups], schema=DEDUP_SCHEMA)
     buf = io.BytesIO()
     pq.write_table(table, buf)
