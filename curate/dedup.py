@@ -21,8 +21,9 @@ Each clip carries ``phash`` (64-bit pHashes of frames sampled every 1/analyze.ph
 4. **Groups without chains**: clips are visited by rank (default: most samples, i.e. longest);
    a visited clip not yet marked becomes a kept representative and every not yet marked clip
    it matches DIRECTLY becomes its duplicate. There is no transitive closure: A ~ X ~ C marks
-   at most X, never C as a duplicate of A. A clip whose hashes split into two runs with no pair
-   within ``shot_change_distance`` bits (it spans a missed cut) is never a representative.
+   at most X, never C as a duplicate of A. A clip that matched another only in part, and whose
+   unmatched part has no hash within ``shot_change_distance`` bits of the matched part (it
+   spans a missed cut), is never a representative.
 
 Every duplicate gets a row in ``dedup/part-00000.parquet`` (clip_id, duplicate_of, distance,
 matched, offset_s, mirrored); the file is rewritten atomically over ALL committed shards each
@@ -60,6 +61,7 @@ DEDUP_SCHEMA = pa.schema([
     field("mirrored", pa.bool_(), "The duplicate is a left-right mirrored copy (dedup.mirror)."),
 ])
 _TABLES = 8
+_BRIDGE = 2  # a run of aligned matches continues over this many consecutive misses (motion blur, a flash)
 _ODD = np.uint64(np.int64(ODD_COLUMNS).view(np.uint64))
 
 
@@ -78,6 +80,11 @@ class Match:
     distance: int
     offset: float  # time in b - time in a
     motion: float
+    run_a: tuple[int, int] = (0, 0)  # [first, end) sample of the matched run in a
+    run_b: tuple[int, int] = (0, 0)
+
+    def swapped(self) -> "Match":
+        return Match(self.cover_b, self.cover_a, self.distance, -self.offset, self.motion, self.run_b, self.run_a)
 
 
 def _pc(x: np.ndarray) -> np.ndarray:
@@ -100,7 +107,8 @@ def _prep(h, t, m) -> _Clip:
     return _Clip(hs, ts, ms, max(step, 1e-3))
 
 
-def _run(a: _Clip, b: _Clip, d: np.ndarray, offset: float, cfg: DedupConfig) -> tuple[float, list[int], list[float]]:
+def _run(a: _Clip, b: _Clip, d: np.ndarray, offset: float,
+         cfg: DedupConfig) -> tuple[float, list[int], list[float], tuple[int, int]]:
     """Coverage of ``a`` by its longest contiguous run of aligned matches with ``b`` at ``offset``."""
     tol = 0.6 * max(a.step, b.step)
     target = a.t + offset
@@ -119,7 +127,7 @@ def _run(a: _Clip, b: _Clip, d: np.ndarray, offset: float, cfg: DedupConfig) -> 
             i += 1
             continue
         s, cnt, k = i, 0, i
-        while k < n and (ok[k] or (k + 1 < n and ok[k + 1] and aligned[k])):
+        while k < n and (ok[k] or any(ok[k + 1:k + 1 + _BRIDGE]) and aligned[k]):
             cnt += int(ok[k])
             k += 1
         if cnt > best[0]:
@@ -127,7 +135,7 @@ def _run(a: _Clip, b: _Clip, d: np.ndarray, offset: float, cfg: DedupConfig) -> 
         i = k
     cnt, s, e = best
     sel = np.flatnonzero(ok[s:e]) + s
-    return cnt / max(n, 1), dist[sel].tolist(), jac[sel].tolist()
+    return cnt / max(n, 1), dist[sel].tolist(), jac[sel].tolist(), (s, e)
 
 
 def match(a: _Clip, b: _Clip, cfg: DedupConfig) -> Match | None:
@@ -144,11 +152,11 @@ def match(a: _Clip, b: _Clip, cfg: DedupConfig) -> Match | None:
     best: Match | None = None
     for k in uniq[np.argsort(-counts, kind="stable")][:3]:
         off = float(np.median(offs[keys == k]))
-        ca, da, ja = _run(a, b, d, off, cfg)
-        cb, db, jb = _run(b, a, d.T, -off, cfg)
+        ca, da, ja, ra = _run(a, b, d, off, cfg)
+        cb, db, jb, rb = _run(b, a, d.T, -off, cfg)
         if not da or not db:
             continue
-        m = Match(ca, cb, int(np.median(da + db)), off, float(np.mean(ja + jb)))
+        m = Match(ca, cb, int(np.median(da + db)), off, float(np.mean(ja + jb)), ra, rb)
         if best is None or min(m.cover_a, m.cover_b) > min(best.cover_a, best.cover_b) or (
                 m.cover_a + m.cover_b > best.cover_a + best.cover_b):
             best = m
@@ -162,17 +170,18 @@ def is_duplicate(a: _Clip, b: _Clip, m: Match | None, cfg: DedupConfig) -> bool:
     return shorter >= cfg.min_matched
 
 
-def spans_shot_change(c: _Clip, cfg: DedupConfig) -> bool:
-    """The clip's hashes split into [0, k) and [k, n) (both >= 2 samples) with no pair closer than
-    ``shot_change_distance``: two unrelated shots (a missed cut)."""
+def _cross_min(c: _Clip, x: tuple[int, int], y: tuple[int, int]) -> int:
+    return int(_pc(c.h[x[0]:x[1], None] ^ c.h[None, y[0]:y[1]]).min())
+
+
+def spans_shot_change(c: _Clip, run: tuple[int, int], cfg: DedupConfig) -> bool:
+    """Whether the part of ``c`` outside its matched ``run`` is another shot: at least 2 samples
+    and no hash within ``shot_change_distance`` of any hash of the run (a missed cut joined two
+    unrelated shots). Within one shot the samples next to the run's ends stay close to it."""
+    s, e = run
     n = len(c.h)
-    if n < 4:
-        return False
-    d = _pc(c.h[:, None] ^ c.h[None, :]).astype(np.int32)
-    suffix = np.minimum.accumulate(d[:, ::-1], axis=1)[:, ::-1]  # [i, k] = min_{j >= k} d[i, j]
-    prefix = np.minimum.accumulate(suffix, axis=0)  # [i, k] = min_{i' <= i, j >= k} d[i', j]
-    ks = np.arange(2, n - 1)
-    return bool((prefix[ks - 1, ks] > cfg.shot_change_distance).any())
+    return (s >= 2 and _cross_min(c, (0, s), (s, e)) > cfg.shot_change_distance) or (
+        n - e >= 2 and _cross_min(c, (e, n), (s, e)) > cfg.shot_change_distance)
 
 
 def _candidates(clips: list[_Clip], mirror: bool, max_bucket: int) -> np.ndarray:
@@ -223,18 +232,21 @@ def find_duplicates(clip_ids: list[str], hashes: list[list[int]], rank: list[tup
     clips = [_prep(hashes[i], (times or [None] * n)[i], (motion or [None] * n)[i]) for i in range(n)]
     rank = rank or [(len(c.h),) for c in clips]
     edges: dict[int, list[tuple[int, Match, bool]]] = defaultdict(list)
+    multi: set[int] = set()  # clips whose unmatched part is another shot
     for a, b, flip in _candidates(clips, cfg.mirror, cfg.max_bucket).tolist():
         ca = _mirror(clips[a]) if flip else clips[a]
         m = match(ca, clips[b], cfg)
         if is_duplicate(ca, clips[b], m, cfg):
             edges[a].append((b, m, bool(flip)))
-            edges[b].append((a, Match(m.cover_b, m.cover_a, m.distance, -m.offset, m.motion), bool(flip)))
-    multi = {i: spans_shot_change(clips[i], cfg) for i in edges}
-    order = sorted(edges, key=lambda i: (multi[i], tuple(-x for x in rank[i]), clip_ids[i]))
+            edges[b].append((a, m.swapped(), bool(flip)))
+            for x, run in ((a, m.run_a), (b, m.run_b)):
+                if spans_shot_change(clips[x], run, cfg):
+                    multi.add(x)
+    order = sorted(edges, key=lambda i: (i in multi, tuple(-x for x in rank[i]), clip_ids[i]))
     marked: dict[int, tuple[int, Match, bool]] = {}
     kept: set[int] = set()
     for c in order:
-        if c in marked or multi[c]:
+        if c in marked or c in multi:
             continue
         kept.add(c)
         for nb, m, flip in edges[c]:
