@@ -175,13 +175,14 @@ def _cross_min(c: _Clip, x: tuple[int, int], y: tuple[int, int]) -> int:
 
 
 def spans_shot_change(c: _Clip, run: tuple[int, int], cfg: DedupConfig) -> bool:
-    """Whether the part of ``c`` outside its matched ``run`` is another shot: at least 2 samples
-    and no hash within ``shot_change_distance`` of any hash of the run (a missed cut joined two
-    unrelated shots). Within one shot the samples next to the run's ends stay close to it."""
+    """Whether ``c`` changes shot at an end of its matched ``run``: the 2 samples on each side of
+    the boundary (2 or more left outside the run) have no pair within ``shot_change_distance``
+    bits. Within one shot, samples 1/phash_per_s apart stay close even on handheld footage;
+    across a cut the hashes are unrelated (~32 bits apart)."""
     s, e = run
     n = len(c.h)
-    return (s >= 2 and _cross_min(c, (0, s), (s, e)) > cfg.shot_change_distance) or (
-        n - e >= 2 and _cross_min(c, (e, n), (s, e)) > cfg.shot_change_distance)
+    return (s >= 2 and _cross_min(c, (s - 2, s), (s, min(s + 2, e))) > cfg.shot_change_distance) or (
+        n - e >= 2 and _cross_min(c, (e, e + 2), (max(e - 2, s), e)) > cfg.shot_change_distance)
 
 
 def _candidates(clips: list[_Clip], mirror: bool, max_bucket: int) -> np.ndarray:

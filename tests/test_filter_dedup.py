@@ -11,7 +11,7 @@ from curate.stages.analyze import analyse_span
 from curate.stages.filter import Filter, reject_reasons
 
 from curate.analysers.phash import PhashAnalyser
-from curate.config import DedupConfig, FilterConfig
+from curate.config import AnalyzeConfig, DedupConfig, FilterConfig
 from curate.dedup import find_duplicates
 from curate.media import probe, run_ffmpeg
 from curate.stage import RunContext
@@ -68,20 +68,120 @@ def copies(samples, tmp_path_factory):
     return out
 
 
-def _hashes(path: str) -> list[int]:
+def _hashes(path: str, start: float = 0.0, end: float | None = None) -> dict:
+    """phash / phash_t / phash_motion of ``path`` as the analyse stage computes them (default config)."""
     p = probe(path)
-    a = PhashAnalyser()
-    analyse_span(path, 0, p.num_frames, p.fps, [a])
-    return a.hashes
+    cfg = AnalyzeConfig()
+    a = PhashAnalyser(cfg.phash_per_s, cfg.phash_max)
+    analyse_span(path, int(start * p.fps), p.num_frames if end is None else int(end * p.fps), p.fps, [a])
+    return a.result()
+
+
+def _dups(clips: dict[str, dict], cfg: DedupConfig, rank: dict[str, int] | None = None) -> dict[str, tuple]:
+    names = list(clips)
+    r = [((rank or {}).get(n, 0), len(clips[n]["phash"])) for n in names]
+    out = find_duplicates(names, [clips[n]["phash"] for n in names], r, cfg,
+                          times=[clips[n]["phash_t"] for n in names], motion=[clips[n]["phash_motion"] for n in names])
+    return {d[0]: d for d in out}
 
 
 def test_near_duplicates_found_and_different_videos_not(copies):
-    names = list(copies)
-    hashes = [_hashes(copies[n]) for n in names]
-    rank = [(1 if n == "original" else 0,) for n in names]  # prefer keeping the original
-    dups = {d[0]: d for d in find_duplicates(names, hashes, rank, DedupConfig())}
+    hashes = {n: _hashes(p) for n, p in copies.items()}
+    dups = _dups(hashes, DedupConfig(), rank={"original": 1})  # prefer keeping the original
     assert set(dups) == {"reencoded", "resized", "trimmed"}, dups
-    assert all(d[1] == "original" and 0 <= d[2] <= DedupConfig().max_distance for d in dups.values())
+    assert all(d[1] == "original" and 0 <= d[2] <= DedupConfig().align_distance for d in dups.values())
+    assert abs(dups["trimmed"][4] - 1.3) < 0.15  # where the trimmed copy starts in the original
+
+
+@pytest.fixture(scope="module")
+def bikes_cases(samples, tmp_path_factory):
+    """Real handheld street footage (bikes.mp4, hard cuts at frames 30/76/137/187/242 at 25 fps):
+    shot 2 (frames 76-137) and edits of it, the other shots, and a clip spanning two shots."""
+    d = tmp_path_factory.mktemp("bikes_dedup")
+    src = samples["bikes"].path
+    enc = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-an"]
+    jobs = {
+        "shot2": ["-ss", "3.08", "-i", src, "-t", "2.36", *enc],
+        # start trimmed by 0.37 s (not a multiple of the sampling step) and resized, lower quality
+        "shot2_trimmed": ["-ss", "3.45", "-i", src, "-t", "1.99", "-vf", "scale=320:-2", "-crf", "30", *enc],
+        "shot2_mirrored": ["-ss", "3.08", "-i", src, "-t", "2.36", "-vf", "hflip", *enc],
+        "shot1": ["-ss", "1.24", "-i", src, "-t", "1.76", *enc],
+        "shot3": ["-ss", "5.52", "-i", src, "-t", "1.92", *enc],
+        "shot4": ["-ss", "7.52", "-i", src, "-t", "2.12", *enc],
+        # a missed cut: shot 2 then shot 4 in one clip
+        "two_shots": ["-ss", "3.08", "-t", "2.36", "-i", src, "-ss", "7.52", "-t", "2.12", "-i", src,
+                      "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", *enc],
+    }
+    out = {}
+    for name, args in jobs.items():
+        path = os.path.join(d, f"{name}.mp4")
+        run_ffmpeg([*args, path])
+        out[name] = _hashes(path)
+    return out
+
+
+def test_trimmed_copy_found_other_shots_of_the_same_source_not(bikes_cases):
+    cases = {k: bikes_cases[k] for k in ("shot2", "shot2_trimmed", "shot1", "shot3", "shot4")}
+    dups = _dups(cases, DedupConfig())
+    assert set(dups) == {"shot2_trimmed"}, dups
+    d = dups["shot2_trimmed"]
+    assert d[1] == "shot2" and d[3] >= DedupConfig().min_matched and abs(d[4] - 0.37) < 0.1 and not d[5]
+
+
+def test_mirrored_copy_found_only_with_the_switch(bikes_cases):
+    cases = {k: bikes_cases[k] for k in ("shot2", "shot2_mirrored", "shot3")}
+    assert _dups(cases, DedupConfig()) == {}
+    dups = _dups(cases, DedupConfig(mirror=True))
+    assert set(dups) == {"shot2_mirrored"} and dups["shot2_mirrored"][1] == "shot2" and dups["shot2_mirrored"][5]
+
+
+def test_two_shot_clip_never_represents_a_group(bikes_cases):
+    """The two-shot clip contains all of shot 2 and shot 4, and is the longest (default rank): it
+    must not be kept in their place, and shot 2 and shot 4 must not end up in one group."""
+    cases = {k: bikes_cases[k] for k in ("two_shots", "shot2", "shot2_trimmed", "shot4")}
+    # its motion masks (relative to its own two-shot median) already differ from each shot's, so by
+    # default it matches neither; without that check it matches both, and the shot-change rule
+    # must keep it from being kept in their place
+    for cfg in (DedupConfig(), DedupConfig(min_motion_overlap=0.0)):
+        dups = _dups(cases, cfg)
+        kept = {d[1] for d in dups.values()}
+        assert "two_shots" not in kept, dups
+        assert "shot2" not in dups and "shot4" not in dups, dups  # both shots stay
+        assert dups["shot2_trimmed"][1] == "shot2"
+    assert dups["two_shots"][1] in ("shot2", "shot4")  # matched (contains each), not a representative
+
+
+def test_static_camera_other_moment_is_not_a_duplicate():
+    """A static camera at two moments has nearly equal pHashes; the motion masks tell them apart.
+    Built directly: the same background with a bright square at different places over time."""
+    import numpy as np
+    from curate.analysers.phash import PhashAnalyser as P
+    from curate.analysers.frames import Frame  # noqa: F401  (only the .gray attribute is used)
+
+    rng = np.random.default_rng(0)
+    bg = (rng.random((9, 16)) * 200).astype(np.uint8)
+    bg = np.kron(bg, np.ones((16, 16), np.uint8))  # 144x256 blocky "scene"
+
+    class F:
+        def __init__(self, g):
+            self.gray = g
+
+    def clip(path_xy):
+        a = P(8.0, 128)
+        wants = sorted(a.start(len(path_xy), 25.0))
+        for i in wants:
+            g = bg.copy()
+            x, y = path_xy[i]
+            g[y:y + 24, x:x + 24] = 255
+            a.update(i, F(g))
+        return a.result()
+
+    t = np.arange(100)
+    moment1 = [(int(10 + 2 * i), 20) for i in t]  # square crosses the top left to right
+    moment2 = [(200, int(10 + i)) for i in t]  # later: another object moves down on the right
+    cases = {"m1": clip(moment1), "m2": clip(moment2), "m1_copy": clip(moment1)}
+    dups = _dups(cases, DedupConfig())
+    assert set(dups) == {"m1_copy"} and dups["m1_copy"][1] == "m1", dups
 
 
 def test_end_to_end_scores_filter_dedup(make_cfg, ray_local, samples, tmp_path):
