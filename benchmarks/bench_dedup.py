@@ -66,7 +66,7 @@ COPIES = {  # name: (input args before -i, filter/codec args)
 }
 TWO_SOURCE = {  # name: [(source, start, end), ...], ground-truth groups it contains
     "x_cockatoo_vtest": ([("cockatoo", 0.0, 3.0), ("vtest", 40.0, 43.0)], []),
-    "x_bikes2_ball": ([("bikes", 3.08, 5.44), ("ball", 5.0, 7.4)], ["bikes2", "ball_5s"]),
+    "x_bikes2_ball": ([("bikes", 3.08, 5.44), ("ball", 5.0, 7.4)], ["bikes2", "ball_5"]),
 }
 
 
@@ -84,7 +84,9 @@ def build(d: str) -> list[dict]:
         p = os.path.join(d, f"{name}.mp4")
         if not os.path.exists(p):
             _cut(str(paths[s]), a, b, p)
-        clips.append({"name": name, "path": p, "group": name, "mirror": False, "two_source": False})
+        # ball 5-7.4 s is the first half of ball 5-10 s (an end-trimmed copy of it)
+        clips.append({"name": name, "path": p, "group": "ball_5" if name == "ball_5s" else name, "mirror": False,
+                      "two_source": False})
     for name in ORIGINALS:
         for c, (pre, args) in COPIES.items():
             p = os.path.join(d, f"{name}__{c}.{'avi' if c == 'mpeg4' else 'mp4'}")
