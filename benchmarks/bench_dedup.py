@@ -53,6 +53,11 @@ NEGATIVES = {
     "ball_5": ("ball", 5.0, 10.0), "cockatoo_8": ("cockatoo", 8.0, 12.0), "bikes1": ("bikes", 1.24, 3.0),
     "bikes3": ("bikes", 5.52, 7.44), "bikes4": ("bikes", 7.52, 9.64), "launch0": ("launch", 0.0, 3.0),
     "city1": ("city", 4.8, 7.6), "ball_5s": ("ball", 5.0, 7.4), "coin_late": ("coin", 6.0, 8.0),
+    "vtest_20": ("vtest", 20.0, 26.0), "vtest_40": ("vtest", 40.0, 46.0), "vtest_50": ("vtest", 50.0, 56.0),
+    "vtest_70": ("vtest", 70.0, 76.0), "tree_6": ("tree", 6.0, 11.0), "tree_12": ("tree", 12.0, 17.0),
+    # overlapping half or less of an original: not a duplicate (the match must cover most of the shorter clip)
+    "cockatoo_3": ("cockatoo", 3.0, 9.0), "diver_4": ("diver", 4.0, 10.0), "vtest_13": ("vtest", 13.0, 19.0),
+    "diver_turbulent": ("diver", 10.4, 16.0),
 }
 COPIES = {  # name: (input args before -i, filter/codec args)
     "reenc": ([], ["-c:v", "libx264", "-crf", "32", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-an"]),
@@ -63,6 +68,8 @@ COPIES = {  # name: (input args before -i, filter/codec args)
     "trim10": (["-ss", "1.0"], X264),
     "trim05_resize": (["-ss", "0.5"], ["-vf", "scale=iw/2:-2", *X264]),
     "mirror": ([], ["-vf", "hflip", *X264]),
+    "fps30": ([], ["-vf", "fps=30", *X264]),
+    "trim13_crf36": (["-ss", "1.3"], ["-c:v", "libx264", "-crf", "36", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-an"]),
 }
 TWO_SOURCE = {  # name: [(source, start, end), ...], ground-truth groups it contains
     "x_cockatoo_vtest": ([("cockatoo", 0.0, 3.0), ("vtest", 40.0, 43.0)], []),
@@ -139,7 +146,7 @@ def score(clips: list[dict], dups: list[tuple], mirror: bool) -> dict:
         together = rep[a] == rep[b] or rep[a] == b or rep[b] == a
         if ca["two_source"] or cb["two_source"]:
             x, o = (a, b) if ca["two_source"] else (b, a)
-            if by[o]["group"] in contains.get(x, set()) and not by[o]["mirror"]:
+            if by[o]["group"] in contains.get(x, set()) and (mirror or not by[o]["mirror"]):
                 dontcare += 1
                 continue
         same = ca["group"] == cb["group"] and (mirror or not (ca["mirror"] or cb["mirror"]))
@@ -192,7 +199,7 @@ def main() -> None:
     for mirror in (False, True):
         cfg = DedupConfig(**{**over, "mirror": mirror})
         dups = find_duplicates([c["name"] for c in clips], [c["phash"] for c in clips],
-                               [(c["frames"],) for c in clips], cfg, times=[c.get("phash_t") for c in clips],
+                               [(len(c["phash"]), c["frames"]) for c in clips], cfg, times=[c.get("phash_t") for c in clips],
                                motion=[c.get("phash_motion") for c in clips])
         s = score(clips, dups, mirror)
         print(f"mirror={mirror}: {len(clips)} clips, pairs found {s['found']}, missed {len(s['missed'])}, "

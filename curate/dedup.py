@@ -18,10 +18,12 @@ Each clip carries ``phash`` (64-bit pHashes of frames sampled every 1/analyze.ph
 3. **Duplicates** when one contiguous run of matching aligned samples covers ``min_matched`` of
    the shorter clip's samples (a clip that shares only a part of each of two others matches
    neither). With ``mirror`` on, the mirrored hashes (exact, from the signs) are matched too.
-4. **Groups without chains**: clips are visited by rank (default: most samples, i.e. longest);
-   a visited clip not yet marked becomes a kept representative and every not yet marked clip
-   it matches DIRECTLY becomes its duplicate. There is no transitive closure: A ~ X ~ C marks
-   at most X, never C as a duplicate of A. A clip that matched another only in part, and whose
+4. **Groups without chains** (star clustering): the clip that matches the most clips not yet
+   marked is a group's centre; the group is the centre and those clips; the clip KEPT is the
+   highest-ranked member (default rank: most samples, then largest frame, then most frames,
+   then the smallest clip_id) that matches every other member directly (else the centre), and
+   the others are marked as its duplicates. There is no transitive closure: every duplicate
+   matched its kept clip directly, and A ~ X ~ C never marks C as a duplicate of A. A clip that matched another only in part, and whose
    unmatched part has no hash within ``shot_change_distance`` bits of the matched part (it
    spans a missed cut), is never a representative.
 
@@ -79,12 +81,16 @@ class Match:
     cover_b: float
     distance: int
     offset: float  # time in b - time in a
-    motion: float
+    motion: float  # mean Jaccard of the aligned samples' motion masks (1 for a pair where neither moves)
     run_a: tuple[int, int] = (0, 0)  # [first, end) sample of the matched run in a
     run_b: tuple[int, int] = (0, 0)
+    pooled: float = 1.0  # sum of intersections / sum of unions of those masks
+    moving: float = 0.0  # mean number of cells (of 64) moving in either clip per aligned sample
+    timeless: bool = False  # the hashes match about as well 0.5-1 s away from the offset (static camera)
 
     def swapped(self) -> "Match":
-        return Match(self.cover_b, self.cover_a, self.distance, -self.offset, self.motion, self.run_b, self.run_a)
+        return Match(self.cover_b, self.cover_a, self.distance, -self.offset, self.motion, self.run_b, self.run_a,
+                     self.pooled, self.moving, self.timeless)
 
 
 def _pc(x: np.ndarray) -> np.ndarray:
@@ -108,7 +114,7 @@ def _prep(h, t, m) -> _Clip:
 
 
 def _run(a: _Clip, b: _Clip, d: np.ndarray, offset: float,
-         cfg: DedupConfig) -> tuple[float, list[int], list[float], tuple[int, int]]:
+         cfg: DedupConfig) -> tuple[float, list[int], tuple[int, int], tuple[int, int]]:
     """Coverage of ``a`` by its longest contiguous run of aligned matches with ``b`` at ``offset``."""
     tol = 0.6 * max(a.step, b.step)
     target = a.t + offset
@@ -118,8 +124,7 @@ def _run(a: _Clip, b: _Clip, d: np.ndarray, offset: float,
     aligned = np.abs(b.t[j] - target) <= tol
     dist = d[np.arange(len(a.t)), j]
     ok = aligned & (dist <= cfg.align_distance)
-    inter, union = _pc(a.m & b.m[j]), _pc(a.m | b.m[j])
-    jac = np.where(union == 0, 1.0, inter / np.maximum(union, 1))
+    inter, union = _pc(a.m & b.m[j]).astype(np.int64), _pc(a.m | b.m[j]).astype(np.int64)
     best: tuple[int, int, int] = (0, 0, 0)  # matched count, start, end
     i, n = 0, len(ok)
     while i < n:  # runs of matches, bridging single misses
@@ -135,7 +140,8 @@ def _run(a: _Clip, b: _Clip, d: np.ndarray, offset: float,
         i = k
     cnt, s, e = best
     sel = np.flatnonzero(ok[s:e]) + s
-    return cnt / max(n, 1), dist[sel].tolist(), jac[sel].tolist(), (s, e)
+    jac = np.where(union == 0, 1.0, inter / np.maximum(union, 1))
+    return cnt / max(n, 1), dist[sel].tolist(), (int(inter[sel].sum()), int(union[sel].sum()), float(jac[sel].sum())), (s, e)
 
 
 def match(a: _Clip, b: _Clip, cfg: DedupConfig) -> Match | None:
@@ -156,15 +162,25 @@ def match(a: _Clip, b: _Clip, cfg: DedupConfig) -> Match | None:
         cb, db, jb, rb = _run(b, a, d.T, -off, cfg)
         if not da or not db:
             continue
-        m = Match(ca, cb, int(np.median(da + db)), off, float(np.mean(ja + jb)), ra, rb)
+        motion = (ja[2] + jb[2]) / (len(da) + len(db))
+        m = Match(ca, cb, int(np.median(da + db)), off, motion, ra, rb)
+        m.moving = (ja[1] + jb[1]) / (len(da) + len(db))
+        m.pooled = (ja[0] + jb[0]) / max(ja[1] + jb[1], 1) if ja[1] + jb[1] else 1.0
         if best is None or min(m.cover_a, m.cover_b) > min(best.cover_a, best.cover_b) or (
                 m.cover_a + m.cover_b > best.cover_a + best.cover_b):
             best = m
+    if best is not None:
+        # does the pHash pin the offset down? Handheld footage matches at one offset only; a
+        # static camera's background matches at any offset, and then the motion masks decide
+        c = max(best.cover_a, best.cover_b)
+        shifted = [max(_run(a, b, d, best.offset + s, cfg)[0], _run(b, a, d.T, -best.offset - s, cfg)[0])
+                   for s in (-1.0, -0.5, 0.5, 1.0)]
+        best.timeless = max(shifted) >= 0.5 * c
     return best
 
 
 def is_duplicate(a: _Clip, b: _Clip, m: Match | None, cfg: DedupConfig) -> bool:
-    if m is None or m.motion < cfg.min_motion_overlap:
+    if m is None or (m.timeless and (m.motion < cfg.min_motion_overlap or m.pooled < 0.4 * cfg.min_motion_overlap)):
         return False
     shorter = m.cover_a if len(a.h) <= len(b.h) else m.cover_b
     return shorter >= cfg.min_matched
@@ -243,16 +259,27 @@ def find_duplicates(clip_ids: list[str], hashes: list[list[int]], rank: list[tup
             for x, run in ((a, m.run_a), (b, m.run_b)):
                 if spans_shot_change(clips[x], run, cfg):
                     multi.add(x)
-    order = sorted(edges, key=lambda i: (i in multi, tuple(-x for x in rank[i]), clip_ids[i]))
+    # star clustering: the clip that matches most others (not yet marked) is a group's centre; the
+    # clip kept is the highest-ranked member of the star that matches every other member directly
+    nbs = {i: {nb: (m, flip) for nb, m, flip in e} for i, e in edges.items()}
+
+    def rk(i: int) -> tuple:
+        return (tuple(-x for x in rank[i]), clip_ids[i])
+
+    order = sorted(edges, key=lambda i: (i in multi, -len(nbs[i]), rk(i)))
     marked: dict[int, tuple[int, Match, bool]] = {}
     kept: set[int] = set()
     for c in order:
-        if c in marked or c in multi:
+        if c in marked or c in kept or c in multi:
             continue
-        kept.add(c)
-        for nb, m, flip in edges[c]:
-            if nb not in marked and nb not in kept:
-                marked[nb] = (c, m, flip)
+        star = [c, *(nb for nb in nbs[c] if nb not in marked and nb not in kept)]
+        keep = next((x for x in sorted(star, key=rk)
+                     if x not in multi and all(y in nbs[x] for y in star if y != x)), c)
+        kept.add(keep)
+        for x in star:
+            if x != keep:
+                m, flip = nbs[keep][x]
+                marked[x] = (keep, m, flip)
     out = []
     for i, (c, m, flip) in sorted(marked.items()):
         # m is from c's side: time in nb = time in c + offset, so nb's first frame lies at -offset in c
