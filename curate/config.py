@@ -563,7 +563,7 @@ class DedupConfig(Section):
     max_distance: int = Field(10, ge=0, le=64, description="Two frame hashes within this Hamming distance (of 64 bits) propose an alignment of their clips.")
     align_distance: int = Field(16, ge=0, le=64, description="Once aligned, a sample matches when its hash is within this distance of the other clip's sample at the same aligned time.")
     min_matched: float = Field(0.8, gt=0, le=1, description="Duplicates when one contiguous aligned run of matching samples covers this fraction of the SHORTER clip.")
-    min_motion_overlap: float = Field(0.5, ge=0, le=1, description="...and the moving-cell masks of the aligned samples overlap this much (mean Jaccard; tells a static camera's moments apart).")
+    min_motion_overlap: float = Field(0.5, ge=0, le=1, description="When the hashes match at any offset (static camera), the aligned samples' motion masks must overlap this much (mean Jaccard; pooled >= 0.4x this).")
     mirror: bool = Field(False, description="Also find left-right mirrored copies.")
     shot_change_distance: int = Field(22, ge=0, le=64, description="A clip that matched only in part, whose 2 samples on each side of the matched run's end have no pair closer than this, spans a missed cut: never kept as a representative.")
     max_bucket: int = Field(2000, ge=2, description="Skip hash buckets larger than this (degenerate, e.g. near-flat frames).")
