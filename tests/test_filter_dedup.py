@@ -1,5 +1,7 @@
-"""Filtering (every failed threshold kept as a reason) and near-duplicate detection
-(re-encoded / resized / trimmed copies found, different videos not), plus one end-to-end run."""
+"""Filtering (every failed threshold kept as a reason) and near-duplicate detection on real
+footage (re-encoded / resized / start-trimmed copies found, mirrored ones only with
+dedup.mirror, other shots and another moment of a static camera not, a clip spanning two shots
+never kept in their place), plus one end-to-end run."""
 
 from __future__ import annotations
 
@@ -149,6 +151,35 @@ def test_two_shot_clip_never_represents_a_group(bikes_cases):
         assert "shot2" not in dups and "shot4" not in dups, dups  # both shots stay
         assert dups["shot2_trimmed"][1] == "shot2"
     assert dups["two_shots"][1] in ("shot2", "shot4")  # matched (contains each), not a representative
+
+
+@pytest.fixture(scope="module")
+def static_camera(samples, tmp_path_factory):
+    """A 'static camera' from real footage: one bikes frame held still with temporal sensor noise,
+    and a real moving patch (96x96 of bikes shot 1 / shot 4) crossing it along one path (moment
+    1) or another (moment 2); plus moment 1 start-trimmed by 0.37 s, halved and re-encoded."""
+    d = tmp_path_factory.mktemp("static_dedup")
+    src = samples["bikes"].path
+    still = os.path.join(d, "still.png")
+    run_ffmpeg(["-ss", "6", "-i", src, "-frames:v", "1", still])
+    enc = ["-c:v", "libx264", "-preset", "ultrafast", "-an"]
+    out = {}
+    for name, (ss, path) in {"moment1": ("1.24", "x='20+120*t':y=30"), "moment2": ("7.6", "x=500:y='150-35*t'")}.items():
+        out[name] = os.path.join(d, f"{name}.mp4")
+        run_ffmpeg(["-loop", "1", "-framerate", "25", "-i", still, "-ss", ss, "-i", src, "-filter_complex",
+                    f"[0:v]noise=alls=6:allf=t[b];[1:v]crop=96:96:280:90[o];[b][o]overlay={path}:shortest=1,"
+                    "format=yuv420p", "-t", "4", *enc, out[name]])
+    out["moment1_copy"] = os.path.join(d, "moment1_copy.mp4")
+    run_ffmpeg(["-ss", "0.37", "-i", out["moment1"], "-vf", "scale=320:-2", "-crf", "30", *enc, out["moment1_copy"]])
+    return {k: _hashes(v) for k, v in out.items()}
+
+
+def test_static_camera_other_moment_is_not_a_duplicate(static_camera):
+    """The held background dominates the pHash, so the two moments match at any offset; only the
+    motion masks tell them apart (without the check they are paired)."""
+    dups = _dups(static_camera, DedupConfig())
+    assert set(dups) == {"moment1_copy"} and dups["moment1_copy"][1] == "moment1", dups
+    assert "moment2" in _dups(static_camera, DedupConfig(min_motion_overlap=0.0))
 
 
 def test_mirrored_hash_is_exact(samples):
