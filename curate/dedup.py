@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.analysers.phash import ODD_COLUMNS
@@ -105,12 +106,68 @@ def _mirror(c: _Clip) -> _Clip:
     return _Clip(c.h ^ _ODD, c.t, m, c.step)
 
 
+class HashSet:
+    """Every clip's samples in flat arrays (clip i owns ``[start[i], start[i + 1])``): a few tens of
+    bytes per sample, no Python object per clip, so a million clips fit on the driver."""
+
+    def __init__(self, h: np.ndarray, t: np.ndarray, m: np.ndarray, start: np.ndarray) -> None:
+        self.h, self.t, self.m, self.start = h, t, m, start
+        self.n = len(start) - 1
+        self.lens = np.diff(start)
+
+    @classmethod
+    def from_lists(cls, hashes: list, times: list | None = None, motion: list | None = None) -> HashSet:
+        n = len(hashes)
+        lens = np.fromiter((len(h or []) for h in hashes), np.int64, n)
+        start = np.r_[0, np.cumsum(lens)].astype(np.int64)
+        h = np.fromiter((v for x in hashes for v in (x or [])), np.int64, int(start[-1])).view(np.uint64)
+        within = np.arange(start[-1]) - np.repeat(start[:-1], lens)
+        t = within.astype(np.float64)  # old rows without times: one hash per second
+        m = np.zeros(len(h), np.uint64)
+        for i in range(n):
+            a, b = start[i], start[i + 1]
+            if times is not None and times[i] is not None and len(times[i]) == b - a:
+                t[a:b] = times[i]
+            if motion is not None and motion[i] is not None and len(motion[i]) == b - a:
+                m[a:b] = np.asarray(motion[i], dtype=np.int64).view(np.uint64)
+        return cls(h, t, m, start)
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table) -> HashSet:
+        """From ``phash`` / ``phash_t`` / ``phash_motion`` list columns (the latter two optional)."""
+        col = table.column("phash").combine_chunks()
+        off = col.offsets.to_numpy().astype(np.int64)
+        start = off - off[0]
+        h = col.values.to_numpy(zero_copy_only=False).astype(np.int64)[off[0]:off[-1]].view(np.uint64)
+        lens = np.diff(start)
+        row = np.repeat(np.arange(len(lens)), lens)
+        within = np.arange(len(h)) - start[:-1][row]
+
+        def aligned(name: str, default: np.ndarray, dtype) -> np.ndarray:
+            if name not in table.column_names:
+                return default
+            c = table.column(name).combine_chunks()
+            o = c.offsets.to_numpy().astype(np.int64)
+            vals = c.values.to_numpy(zero_copy_only=False).astype(dtype)
+            ok = (np.diff(o) == lens)[row]
+            if not len(vals) or not ok.any():
+                return default
+            src = np.minimum(o[:-1][row] + within, len(vals) - 1)
+            return np.where(ok, vals[src], default)
+
+        t = aligned("phash_t", within.astype(np.float64), np.float64)
+        m = aligned("phash_motion", np.zeros(len(h), np.int64), np.int64).astype(np.int64).view(np.uint64)
+        return cls(h, t, m, start)
+
+    def clip(self, i: int) -> _Clip:
+        a, b = self.start[i], self.start[i + 1]
+        t = self.t[a:b]
+        step = float(np.median(np.diff(t))) if b - a > 1 else 1.0
+        return _Clip(self.h[a:b], t, self.m[a:b], max(step, 1e-3))
+
+
 def _prep(h, t, m) -> _Clip:
-    hs = np.asarray(h or [], dtype=np.int64).view(np.uint64)
-    ts = np.asarray(t, dtype=np.float64) if t is not None and len(t) == len(hs) else np.arange(len(hs), dtype=np.float64)
-    ms = np.asarray(m, dtype=np.int64).view(np.uint64) if m is not None and len(m) == len(hs) else np.zeros(len(hs), np.uint64)
-    step = float(np.median(np.diff(ts))) if len(ts) > 1 else 1.0
-    return _Clip(hs, ts, ms, max(step, 1e-3))
+    return HashSet.from_lists([h], [t], [m]).clip(0)
 
 
 def _run(a: _Clip, b: _Clip, d: np.ndarray, offset: float,
@@ -201,11 +258,11 @@ def spans_shot_change(c: _Clip, run: tuple[int, int], cfg: DedupConfig) -> bool:
         n - e >= 2 and _cross_min(c, (e, e + 2), (max(e - 2, s), e)) > cfg.shot_change_distance)
 
 
-def _candidates(clips: list[_Clip], mirror: bool, max_bucket: int) -> np.ndarray:
+def _candidates(hs_: HashSet, mirror: bool, max_bucket: int) -> np.ndarray:
     """(a, b, flip) rows, a < b, of clips sharing a 32-bit hash window in some table."""
-    n = len(clips)
-    idx = np.concatenate([np.full(len(c.h), i, np.int64) for i, c in enumerate(clips)] or [np.zeros(0, np.int64)])
-    hs = np.concatenate([c.h for c in clips] or [np.zeros(0, np.uint64)])
+    n = hs_.n
+    idx = np.repeat(np.arange(n, dtype=np.int64), hs_.lens)
+    hs = hs_.h
     if mirror:
         idx, hs = np.concatenate([idx, idx + n]), np.concatenate([hs, hs ^ _ODD])
     out = []
@@ -235,29 +292,31 @@ def _candidates(clips: list[_Clip], mirror: bool, max_bucket: int) -> np.ndarray
     return np.stack([p >> 26, (p >> 1) & ((1 << 25) - 1), p & 1], axis=1)
 
 
-def find_duplicates(clip_ids: list[str], hashes: list[list[int]], rank: list[tuple] | None = None,
+def find_duplicates(clip_ids: list[str], hashes: list[list[int]] | HashSet, rank: list[tuple] | None = None,
                     cfg: DedupConfig | None = None, times: list | None = None,
                     motion: list | None = None) -> list[tuple[str, str, int, float, float, bool]]:
     """(clip_id, duplicate_of, distance, matched, offset_s, mirrored) for every duplicate among the clips.
 
-    ``rank[i]`` orders the clips (the highest is kept); default: number of hashes. ``times[i]``
-    (``phash_t``) and ``motion[i]`` (``phash_motion``) may be None per clip (old rows: hashes
-    one second apart, no motion check).
+    ``hashes``: per clip ``phash`` lists, or a :class:`HashSet` (then ``times``/``motion`` are
+    ignored). ``rank[i]`` orders the clips (the highest is kept); default: number of hashes.
+    ``times[i]`` (``phash_t``) and ``motion[i]`` (``phash_motion``) may be None per clip (old
+    rows: hashes one second apart, no motion check).
     """
     cfg = cfg or DedupConfig()
-    n = len(clip_ids)
-    clips = [_prep(hashes[i], (times or [None] * n)[i], (motion or [None] * n)[i]) for i in range(n)]
-    rank = rank or [(len(c.h),) for c in clips]
+    hs = hashes if isinstance(hashes, HashSet) else HashSet.from_lists(hashes, times, motion)
+    rank = rank or [(int(x),) for x in hs.lens]
     edges: dict[int, list[tuple[int, Match, bool]]] = defaultdict(list)
     multi: set[int] = set()  # clips whose unmatched part is another shot
-    for a, b, flip in _candidates(clips, cfg.mirror, cfg.max_bucket).tolist():
-        ca = _mirror(clips[a]) if flip else clips[a]
-        m = match(ca, clips[b], cfg)
-        if is_duplicate(ca, clips[b], m, cfg):
+    for a, b, flip in _candidates(hs, cfg.mirror, cfg.max_bucket).tolist():
+        ca, cb = hs.clip(a), hs.clip(b)
+        if flip:
+            ca = _mirror(ca)
+        m = match(ca, cb, cfg)
+        if is_duplicate(ca, cb, m, cfg):
             edges[a].append((b, m, bool(flip)))
             edges[b].append((a, m.swapped(), bool(flip)))
-            for x, run in ((a, m.run_a), (b, m.run_b)):
-                if spans_shot_change(clips[x], run, cfg):
+            for x, c, run in ((a, ca, m.run_a), (b, cb, m.run_b)):
+                if spans_shot_change(c, run, cfg):
                     multi.add(x)
     # star clustering: the clip that matches most others (not yet marked) is a group's centre; the
     # clip kept is the highest-ranked member of the star that matches every other member directly
@@ -300,14 +359,26 @@ def dedup_output(output_dir: str, cfg: DedupConfig | None = None) -> int:
                                 "status") if c in names]
             if "phash" in cols:  # shards written before the analyse stage existed have no hashes
                 tables.append(pf.read(columns=cols))
-    rows = [r for t in tables for r in t.to_pylist() if r.get("status") in ("ok", "rejected") and r.get("phash")]
-    ids = [r["clip_id"] for r in rows]
-    rank = [(len(r["phash"]), (r.get("width") or 0) * (r.get("height") or 0), r.get("num_frames") or 0) for r in rows]
-    dups = find_duplicates(ids, [r["phash"] for r in rows], rank, cfg, times=[r.get("phash_t") for r in rows],
-                           motion=[r.get("phash_motion") for r in rows])
+    if not tables:
+        tables = [pa.table({"clip_id": pa.array([], pa.string()), "phash": pa.array([], pa.list_(pa.int64()))})]
+    t = pa.concat_tables(tables, promote_options="default")
+    keep = pc.and_(pc.is_in(t.column("status"), pa.array(["ok", "rejected"])) if "status" in t.column_names
+                   else pa.repeat(True, len(t)), pc.greater(pc.fill_null(pc.list_value_length(t.column("phash")), 0), 0))
+    t = t.filter(pc.fill_null(keep, False))
+    ids = t.column("clip_id").to_pylist()
+    hs = HashSet.from_arrow(t)
+
+    def num(name: str) -> np.ndarray:
+        if name not in t.column_names:
+            return np.zeros(len(t), np.int64)
+        return np.nan_to_num(t.column(name).to_numpy(zero_copy_only=False).astype(np.float64)).astype(np.int64)
+
+    area, frames = num("width") * num("height"), num("num_frames")
+    rank = list(zip(hs.lens.tolist(), area.tolist(), frames.tolist()))
+    dups = find_duplicates(ids, hs, rank, cfg)
     table = pa.Table.from_pylist([dict(zip(DEDUP_SCHEMA.names, d)) for d in dups], schema=DEDUP_SCHEMA)
     buf = io.BytesIO()
     pq.write_table(table, buf)
     out.write_bytes(DEDUP_PATH, buf.getvalue())  # tmp name + rename
-    log.info("dedup: %d of %d hashed clips are near-duplicates (written to %s)", len(dups), len(rows), DEDUP_PATH)
+    log.info("dedup: %d of %d hashed clips are near-duplicates (written to %s)", len(dups), len(ids), DEDUP_PATH)
     return len(dups)

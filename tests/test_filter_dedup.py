@@ -202,6 +202,24 @@ def test_mirrored_hash_is_exact(samples):
     assert mirror_mask(0b1) == 1 << 7 and mirror_mask(mirror_mask(0x0123456789ABCDEF)) == 0x0123456789ABCDEF
 
 
+def test_hash_set_from_parquet_columns_matches_lists():
+    """dedup_output reads the list columns straight into flat arrays; rows written before
+    phash_t / phash_motion existed (null) fall back to one hash per second and no motion."""
+    import numpy as np
+    import pyarrow as pa
+    from curate.dedup import HashSet
+
+    h = [[1, -2, 3], [4, 5], [-6, 7, 8, 9]]
+    t = [[0.0, 0.125, 0.25], None, [0.0, 0.1, 0.2, 0.3]]
+    m = [[1, 2, 3], None, [0, -1, 0, 1]]
+    table = pa.table({"phash": pa.array(h, pa.list_(pa.int64())), "phash_t": pa.array(t, pa.list_(pa.float32())),
+                      "phash_motion": pa.array(m, pa.list_(pa.int64()))})
+    a, b = HashSet.from_arrow(table.slice(0)), HashSet.from_lists(h, t, m)
+    assert a.start.tolist() == b.start.tolist() == [0, 3, 5, 9]
+    assert np.array_equal(a.h, b.h) and np.array_equal(a.m, b.m) and np.allclose(a.t, b.t)
+    assert a.clip(1).t.tolist() == [0.0, 1.0] and a.clip(2).m.view(np.int64).tolist() == [0, -1, 0, 1]
+
+
 def test_end_to_end_scores_filter_dedup(make_cfg, ray_local, samples, tmp_path):
     from curate.query import query
     from curate.run import run_pipeline
