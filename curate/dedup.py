@@ -87,7 +87,7 @@ class Match:
     run_b: tuple[int, int] = (0, 0)
     pooled: float = 1.0  # sum of intersections / sum of unions of those masks
     moving: float = 0.0  # mean number of cells (of 64) moving in either clip per aligned sample
-    timeless: bool = False  # the hashes match about as well 0.5-1 s away from the offset (static camera)
+    timeless: bool = False  # set by is_duplicate when it had to ask (see timeless())
 
     def swapped(self) -> "Match":
         return Match(self.cover_b, self.cover_a, self.distance, -self.offset, self.motion, self.run_b, self.run_a,
@@ -114,6 +114,7 @@ class HashSet:
         self.h, self.t, self.m, self.start = h, t, m, start
         self.n = len(start) - 1
         self.lens = np.diff(start)
+        self._steps: dict[int, float] = {}
 
     @classmethod
     def from_lists(cls, hashes: list, times: list | None = None, motion: list | None = None) -> HashSet:
@@ -162,8 +163,9 @@ class HashSet:
     def clip(self, i: int) -> _Clip:
         a, b = self.start[i], self.start[i + 1]
         t = self.t[a:b]
-        step = float(np.median(np.diff(t))) if b - a > 1 else 1.0
-        return _Clip(self.h[a:b], t, self.m[a:b], max(step, 1e-3))
+        if i not in self._steps:
+            self._steps[i] = max(float(np.median(np.diff(t))), 1e-3) if b - a > 1 else 1.0
+        return _Clip(self.h[a:b], t, self.m[a:b], self._steps[i])
 
 
 def _prep(h, t, m) -> _Clip:
@@ -171,8 +173,10 @@ def _prep(h, t, m) -> _Clip:
 
 
 def _run(a: _Clip, b: _Clip, d: np.ndarray, offset: float,
-         cfg: DedupConfig) -> tuple[float, list[int], tuple[int, int], tuple[int, int]]:
-    """Coverage of ``a`` by its longest contiguous run of aligned matches with ``b`` at ``offset``."""
+         cfg: DedupConfig) -> tuple[float, list[int], tuple[int, int, float], tuple[int, int]]:
+    """Coverage of ``a`` by its longest contiguous run of aligned matches with ``b`` at ``offset``:
+    (coverage, distances of the run's matches, (mask intersections, unions, sum of Jaccards) over
+    them, [first, end) sample of the run)."""
     tol = 0.6 * max(a.step, b.step)
     target = a.t + offset
     jr = np.clip(np.searchsorted(b.t, target), 0, len(b.t) - 1)
@@ -181,21 +185,25 @@ def _run(a: _Clip, b: _Clip, d: np.ndarray, offset: float,
     aligned = np.abs(b.t[j] - target) <= tol
     dist = d[np.arange(len(a.t)), j]
     ok = aligned & (dist <= cfg.align_distance)
+    n = len(ok)
+    if not ok.any():
+        return 0.0, [], (0, 0, 0.0), (0, 0)
     inter, union = _pc(a.m & b.m[j]).astype(np.int64), _pc(a.m | b.m[j]).astype(np.int64)
-    best: tuple[int, int, int] = (0, 0, 0)  # matched count, start, end
-    i, n = 0, len(ok)
-    while i < n:  # runs of matches, bridging single misses
-        if not ok[i]:
-            i += 1
-            continue
-        s, cnt, k = i, 0, i
-        while k < n and (ok[k] or any(ok[k + 1:k + 1 + _BRIDGE]) and aligned[k]):
-            cnt += int(ok[k])
-            k += 1
-        if cnt > best[0]:
-            best = (cnt, s, k)
-        i = k
-    cnt, s, e = best
+    # misses bridged: aligned, with a match within _BRIDGE samples before AND after
+    pad = np.zeros(_BRIDGE, bool)
+    okp = np.concatenate([pad, ok, pad])
+    before = np.zeros(n, bool)
+    after = np.zeros(n, bool)
+    for k in range(1, _BRIDGE + 1):
+        before |= okp[_BRIDGE - k:_BRIDGE - k + n]
+        after |= okp[_BRIDGE + k:_BRIDGE + k + n]
+    inrun = ok | (aligned & before & after)
+    edges = np.diff(np.concatenate([[0], inrun.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    csum = np.concatenate([[0], np.cumsum(ok)])
+    counts = csum[ends] - csum[starts]
+    best = int(np.argmax(counts))  # the first longest run
+    cnt, s, e = int(counts[best]), int(starts[best]), int(ends[best])
     sel = np.flatnonzero(ok[s:e]) + s
     jac = np.where(union == 0, 1.0, inter / np.maximum(union, 1))
     return cnt / max(n, 1), dist[sel].tolist(), (int(inter[sel].sum()), int(union[sel].sum()), float(jac[sel].sum())), (s, e)
@@ -226,21 +234,25 @@ def match(a: _Clip, b: _Clip, cfg: DedupConfig) -> Match | None:
         if best is None or min(m.cover_a, m.cover_b) > min(best.cover_a, best.cover_b) or (
                 m.cover_a + m.cover_b > best.cover_a + best.cover_b):
             best = m
-    if best is not None:
-        # does the pHash pin the offset down? Handheld footage matches at one offset only; a
-        # static camera's background matches at any offset, and then the motion masks decide
-        c = max(best.cover_a, best.cover_b)
-        shifted = [max(_run(a, b, d, best.offset + s, cfg)[0], _run(b, a, d.T, -best.offset - s, cfg)[0])
-                   for s in (-1.0, -0.5, 0.5, 1.0)]
-        best.timeless = max(shifted) >= 0.5 * c
     return best
 
 
+def timeless(a: _Clip, b: _Clip, m: Match, cfg: DedupConfig) -> bool:
+    """Whether the pHashes fail to pin the offset down: they match about as well 0.5-1 s away.
+    Handheld footage matches at one offset only; a static camera's background at any offset."""
+    d = _pc(a.h[:, None] ^ b.h[None, :])
+    shifted = [max(_run(a, b, d, m.offset + s, cfg)[0], _run(b, a, d.T, -m.offset - s, cfg)[0])
+               for s in (-1.0, -0.5, 0.5, 1.0)]
+    return max(shifted) >= 0.5 * max(m.cover_a, m.cover_b)
+
+
 def is_duplicate(a: _Clip, b: _Clip, m: Match | None, cfg: DedupConfig) -> bool:
-    if m is None or (m.timeless and (m.motion < cfg.min_motion_overlap or m.pooled < 0.4 * cfg.min_motion_overlap)):
+    if m is None or (m.cover_a if len(a.h) <= len(b.h) else m.cover_b) < cfg.min_matched:
         return False
-    shorter = m.cover_a if len(a.h) <= len(b.h) else m.cover_b
-    return shorter >= cfg.min_matched
+    if m.motion >= cfg.min_motion_overlap and m.pooled >= 0.4 * cfg.min_motion_overlap:
+        return True
+    m.timeless = timeless(a, b, m, cfg)  # only then do the motion masks have to agree
+    return not m.timeless
 
 
 def _cross_min(c: _Clip, x: tuple[int, int], y: tuple[int, int]) -> int:
