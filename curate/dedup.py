@@ -249,10 +249,14 @@ def timeless(a: _Clip, b: _Clip, m: Match, cfg: DedupConfig) -> bool:
 def is_duplicate(a: _Clip, b: _Clip, m: Match | None, cfg: DedupConfig) -> bool:
     if m is None or (m.cover_a if len(a.h) <= len(b.h) else m.cover_b) < cfg.min_matched:
         return False
-    if m.motion >= cfg.min_motion_overlap and m.pooled >= 0.4 * cfg.min_motion_overlap:
-        return True
-    m.timeless = timeless(a, b, m, cfg)  # only then do the motion masks have to agree
-    return not m.timeless
+    if m.moving > 0 and m.motion >= cfg.min_motion_overlap and m.pooled >= 0.4 * cfg.min_motion_overlap:
+        return True  # the same things move in the same places at the same aligned times
+    m.timeless = timeless(a, b, m, cfg)
+    if not m.timeless:
+        return True  # the pHashes alone pin the offset down (the content changes over time)
+    # static content matching at any offset: things moving elsewhere -> another moment; nothing
+    # moving at all -> nothing but the hashes to go by, so they must be nearly equal
+    return m.moving == 0 and m.distance <= cfg.max_distance // 2
 
 
 def _cross_min(c: _Clip, x: tuple[int, int], y: tuple[int, int]) -> int:
