@@ -34,12 +34,12 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "eval"))
 
-from footage import fetch  # noqa: E402
+from footage import fetch
 
-from curate.analysers.phash import PhashAnalyser  # noqa: E402
-from curate.config import AnalyzeConfig, DedupConfig  # noqa: E402
-from curate.dedup import find_duplicates  # noqa: E402
-from curate.media import probe, run_ffmpeg  # noqa: E402
+from curate.analysers.phash import PhashAnalyser
+from curate.config import AnalyzeConfig, DedupConfig
+from curate.dedup import find_duplicates
+from curate.media import probe, run_ffmpeg
 
 X264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-an"]
 ORIGINALS = {  # name: (source, start_s, end_s)

@@ -10,22 +10,31 @@ Each clip carries ``phash`` (64-bit pHashes of frames sampled every 1/analyze.ph
    per table, so the work grows with the number of hashes, not with clip pairs. Buckets with
    more than ``max_bucket`` clips (degenerate, e.g. near-flat frames) are skipped.
 2. **Alignment**: sample pairs within ``max_distance`` bits propose time offsets (offset = time
-   in B - time in A); for the most frequent offsets every sample of A is paired with the
+   in B - time in A); for the 3 most frequent offsets every sample of A is paired with the
    sample of B nearest to the same aligned time, and matches when within ``align_distance``
-   bits. A start-trimmed copy has one consistent offset; a static camera filmed at another
-   moment matches everywhere in pHash, so the aligned samples must ALSO agree on where things
-   move (mean Jaccard of the ``phash_motion`` masks >= ``min_motion_overlap``).
-3. **Duplicates** when one contiguous run of matching aligned samples covers ``min_matched`` of
-   the shorter clip's samples (a clip that shares only a part of each of two others matches
-   neither). With ``mirror`` on, the mirrored hashes (exact, from the signs) are matched too.
+   bits. A start-trimmed copy has one consistent offset, although its samples fall between
+   the original's.
+3. **Duplicates** when one contiguous run of aligned matches (up to 2 misses in a row bridged)
+   covers ``min_matched`` of the SHORTER clip's samples (a clip that shares only a part of
+   each of two others matches neither), AND either the aligned samples' motion masks agree
+   (mean Jaccard >= ``min_motion_overlap``, pooled >= 0.4 x that, some cell moving), or the
+   pHashes alone pin the offset down (they do not match about as well 0.5-1 s away: the
+   content changes over time). A static camera matches at any offset (its background
+   dominates the hash): another moment of it moves elsewhere and is rejected; where nothing
+   moves at all, the hashes must be within ``max_distance // 2``. With ``mirror`` on, the
+   mirrored hashes and masks (exact, from the signs) are matched too.
 4. **Groups without chains** (star clustering): the clip that matches the most clips not yet
    marked is a group's centre; the group is the centre and those clips; the clip KEPT is the
    highest-ranked member (default rank: most samples, then largest frame, then most frames,
    then the smallest clip_id) that matches every other member directly (else the centre), and
    the others are marked as its duplicates. There is no transitive closure: every duplicate
-   matched its kept clip directly, and A ~ X ~ C never marks C as a duplicate of A. A clip that matched another only in part, and whose
-   unmatched part has no hash within ``shot_change_distance`` bits of the matched part (it
-   spans a missed cut), is never a representative.
+   matched its kept clip directly, and A ~ X ~ C never marks C as a duplicate of A. A clip
+   that matched another only in part and changes shot at an end of the matched run (the 2
+   samples each side of the boundary have no pair within ``shot_change_distance`` bits: a
+   missed cut) is never a group's centre nor its kept clip.
+
+Cost: the index is a few numpy sorts over all hashes; each candidate pair costs ~0.7 ms of
+Python/numpy (``benchmarks/bench_dedup.py``; see docs/scores.md).
 
 Every duplicate gets a row in ``dedup/part-00000.parquet`` (clip_id, duplicate_of, distance,
 matched, offset_s, mirrored); the file is rewritten atomically over ALL committed shards each
@@ -89,7 +98,7 @@ class Match:
     moving: float = 0.0  # mean number of cells (of 64) moving in either clip per aligned sample
     timeless: bool = False  # set by is_duplicate when it had to ask (see timeless())
 
-    def swapped(self) -> "Match":
+    def swapped(self) -> Match:
         return Match(self.cover_b, self.cover_a, self.distance, -self.offset, self.motion, self.run_b, self.run_a,
                      self.pooled, self.moving, self.timeless)
 

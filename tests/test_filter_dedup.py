@@ -167,8 +167,8 @@ def static_camera(samples, tmp_path_factory):
     for name, (ss, path) in {"moment1": ("1.24", "x='20+120*t':y=30"), "moment2": ("7.6", "x=500:y='150-35*t'")}.items():
         out[name] = os.path.join(d, f"{name}.mp4")
         run_ffmpeg(["-loop", "1", "-framerate", "25", "-i", still, "-ss", ss, "-i", src, "-filter_complex",
-                    f"[0:v]noise=alls=6:allf=t[b];[1:v]crop=96:96:280:90[o];[b][o]overlay={path}:shortest=1,"
-                    "format=yuv420p", "-t", "4", *enc, out[name]])
+                    f"[0:v]noise=alls=6:allf=t[b];[1:v]crop=96:96:280:90[o];[b][o]overlay={path}:shortest=1,format=yuv420p",
+                    "-t", "4", *enc, out[name]])
     out["moment1_copy"] = os.path.join(d, "moment1_copy.mp4")
     run_ffmpeg(["-ss", "0.37", "-i", out["moment1"], "-vf", "scale=320:-2", "-crf", "30", *enc, out["moment1_copy"]])
     return {k: _hashes(v) for k, v in out.items()}
@@ -186,6 +186,7 @@ def test_mirrored_hash_is_exact(samples):
     """dedup.mirror needs no extra column: the pHash of the mirrored frame follows from the signs."""
     import cv2
     import numpy as np
+
     from curate.analysers.phash import hamming, mirror_hash, mirror_mask, phash
 
     cap = cv2.VideoCapture(samples["bikes"].path)
@@ -207,6 +208,7 @@ def test_hash_set_from_parquet_columns_matches_lists():
     phash_t / phash_motion existed (null) fall back to one hash per second and no motion."""
     import numpy as np
     import pyarrow as pa
+
     from curate.dedup import HashSet
 
     h = [[1, -2, 3], [4, 5], [-6, 7, 8, 9]]
