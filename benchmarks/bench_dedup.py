@@ -183,12 +183,36 @@ def cost(n: int, seed: int = 0) -> dict:
             "max_rss_mb": round(r1.ru_maxrss / 1024)}
 
 
+def long_clips(d: str, phash_max: int | None = None) -> list[tuple]:
+    """Longer originals (14 s handheld cockatoo, 60 s static vtest, 10.2 s diver) and copies
+    start-trimmed by 0.37 / 1.0 s (crf 28): the duplicates found (``phash_max`` overrides)."""
+    os.makedirs(d, exist_ok=True)
+    p = fetch(["cockatoo", "vtest", "diver"])
+    x = ["-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", *X264]
+    jobs = {"cock14": (p["cockatoo"], 0, 14), "vtest60": (p["vtest"], 0, 60), "diver10": (p["diver"], 0, 10.2)}
+    clips = []
+    for n, (src, a, b) in jobs.items():
+        orig = os.path.join(d, f"{n}.mp4")
+        if not os.path.exists(orig):
+            run_ffmpeg(["-ss", str(a), "-i", str(src), "-t", str(b - a), *x, orig])
+        clips.append({"name": n, "path": orig})
+        for tr in (0.37, 1.0):
+            cp = os.path.join(d, f"{n}_trim{tr}.mp4")
+            if not os.path.exists(cp):
+                run_ffmpeg(["-ss", str(tr), "-i", orig, "-crf", "28", *x, cp])
+            clips.append({"name": f"{n}_trim{tr}", "path": cp})
+    hashes(clips, AnalyzeConfig(**({"phash_max": phash_max} if phash_max else {})))
+    return find_duplicates([c["name"] for c in clips], [c["phash"] for c in clips], None, DedupConfig(),
+                           times=[c["phash_t"] for c in clips], motion=[c["phash_motion"] for c in clips])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", default="/tmp/dedup_dev")
     ap.add_argument("--scale", type=int, nargs="*", default=[])
     ap.add_argument("--set", nargs="*", default=[], help="dedup.KEY=VALUE overrides")
     ap.add_argument("--dump", help="write the per-clip hashes as JSON here")
+    ap.add_argument("--long", action="store_true", help="also the longer clips (long_clips)")
     args = ap.parse_args()
     clips = build(args.dir)
     hashes(clips, AnalyzeConfig())
@@ -207,6 +231,11 @@ def main() -> None:
         for kind in ("missed", "false"):
             for p in s[kind]:
                 print(f"  {kind}: {p[0]} ~ {p[1]}")
+    if args.long:
+        for pm in (None, 64):
+            found = long_clips(os.path.join(args.dir, "long"), pm)
+            print(f"long clips (phash_max={pm or AnalyzeConfig().phash_max}): {len(found)} of 6 marked (3 groups of 3):",
+                  sorted(f[0] for f in found))
     for n in args.scale:
         print("cost", cost(n))
 

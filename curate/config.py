@@ -519,7 +519,7 @@ class AnalyzeConfig(Section):
     ocr_min_score: float = Field(0.5, ge=0, le=1, description="Drop recognised text below this confidence.")
     ocr_threads: int = Field(1, ge=1, description="ONNX Runtime threads per OCR engine.")
     phash_per_s: float = Field(8.0, gt=0, description="Perceptual hashes per second of clip (for dedup; dense so a trimmed copy has samples within a frame of the original's).")
-    phash_max: int = Field(128, ge=1, description="At most this many hashes per clip (spread evenly over longer clips).")
+    phash_max: int = Field(256, ge=1, description="At most this many hashes per clip (longer clips are sampled at a regular coarser step).")
     watermark_model: str | None = Field(
         None, description="Learned watermark classifier: local .onnx file, or HF id/folder (loaded offline). None = off."
     )

@@ -1,8 +1,9 @@
 """Perceptual hashes of frames sampled through the clip, for near-duplicate detection.
 
-Three lists, one entry per sampled frame (every ``1/per_s`` s, at most ``max_hashes`` spread over
-the clip, first frame included; nearly flat frames - luma std < ``min_std`` - are skipped, since
-every black or single-colour frame would otherwise match every other):
+Three lists, one entry per sampled frame (every ``1/per_s`` s from the first frame; a clip
+longer than ``max_hashes / per_s`` s is sampled at a regular coarser step so that
+``max_hashes`` cover it; nearly flat frames - luma std < ``min_std`` - are skipped, since every
+black or single-colour frame would otherwise match every other):
 
 * ``phash``: a 64-bit DCT perceptual hash (signed int64). Luma resized to 32x32 (area filter),
   2-D DCT; the bits are the signs of the 64 lowest-frequency AC coefficients (rows 0..7,
@@ -79,10 +80,10 @@ class PhashAnalyser:
         self.motion_min, self.motion_k = motion_min, motion_k
 
     def start(self, n: int, fps: float) -> set[int]:
-        step = max(1, int(round(fps / self.per_s)))
-        offs = list(range(0, n, step))
-        if len(offs) > self.max_hashes:
-            offs = [offs[int(j * len(offs) / self.max_hashes)] for j in range(self.max_hashes)]
+        # a regular step, coarser for clips longer than max_hashes / per_s (dedup aligns samples
+        # by time, so uneven spacing would break the alignment of trimmed copies)
+        step = max(1, int(round(fps / self.per_s)), -(-n // self.max_hashes))
+        offs = list(range(0, n, step))[: self.max_hashes]
         self.frames, self.fps = set(offs), fps or 25.0
         self.hashes: list[int] = []
         self.times: list[float] = []
