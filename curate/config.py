@@ -529,8 +529,8 @@ class AnalyzeConfig(Section):
     ocr_width: int = Field(640, ge=64, description="OCR frames are decoded at most this wide.")
     ocr_min_score: float = Field(0.5, ge=0, le=1, description="Drop recognised text below this confidence.")
     ocr_threads: int = Field(1, ge=1, description="ONNX Runtime threads per OCR engine.")
-    phash_per_s: float = Field(1.0, gt=0, description="Perceptual hashes per second of clip (for dedup).")
-    phash_max: int = Field(32, ge=1, description="At most this many hashes per clip.")
+    phash_per_s: float = Field(8.0, gt=0, description="Perceptual hashes per second of clip (for dedup; dense so a trimmed copy has samples within a frame of the original's).")
+    phash_max: int = Field(256, ge=1, description="At most this many hashes per clip (longer clips are sampled at a regular coarser step).")
     watermark_model: str | None = Field(
         None, description="Learned watermark classifier: local .onnx file, or HF id/folder (loaded offline). None = off."
     )
@@ -571,8 +571,12 @@ class DedupConfig(Section):
     """Near-duplicate clips by perceptual hash, run on the driver after the shards are written."""
 
     enabled: bool = Field(True, description="Write dedup/ after each run (also: `curate dedup OUTPUT_DIR`).")
-    max_distance: int = Field(10, ge=0, le=64, description="Two frame hashes match when their Hamming distance is <= this (of 64 bits).")
-    min_matched: float = Field(0.5, gt=0, le=1, description="A clip duplicates another when this fraction of its hashes match that clip's.")
+    max_distance: int = Field(10, ge=0, le=64, description="Two frame hashes within this Hamming distance (of 64 bits) propose an alignment of their clips.")
+    align_distance: int = Field(16, ge=0, le=64, description="Once aligned, a sample matches when its hash is within this distance of the other clip's sample at the same aligned time.")
+    min_matched: float = Field(0.8, gt=0, le=1, description="Duplicates when one contiguous aligned run of matching samples covers this fraction of the SHORTER clip.")
+    min_motion_overlap: float = Field(0.5, ge=0, le=1, description="When the hashes match at any offset (static camera), the aligned samples' motion masks must overlap this much (mean Jaccard; pooled >= 0.4x this).")
+    mirror: bool = Field(False, description="Also find left-right mirrored copies.")
+    shot_change_distance: int = Field(22, ge=0, le=64, description="A clip that matched only in part, whose 2 samples on each side of the matched run's end have no pair closer than this, spans a missed cut: never kept as a representative.")
     max_bucket: int = Field(2000, ge=2, description="Skip hash buckets larger than this (degenerate, e.g. near-flat frames).")
 
 

@@ -32,7 +32,9 @@ SCORE_FIELDS: list[pa.Field] = [
     field("ocr_boxes", pa.int32(), "Most text boxes found in one OCR frame."),
     field("ocr_texts", pa.list_(pa.string()), "Distinct recognised on-screen strings."),
     field("watermark_prob", pa.float32(), "Learned watermark classifier probability (null when no model is configured or loadable)."),
-    field("phash", pa.list_(pa.int64()), "64-bit DCT perceptual hashes (signed int64) of frames sampled every 1/analyze.phash_per_s s."),
+    field("phash", pa.list_(pa.int64()), "64-bit DCT perceptual hashes (signed int64; signs of the 64 lowest AC coefficients) of frames sampled every 1/analyze.phash_per_s s."),
+    field("phash_t", pa.list_(pa.float32()), "Time (s from the clip's first frame) of each phash sample."),
+    field("phash_motion", pa.list_(pa.int64()), "Per phash sample, 8x8 mask (bit 8*row+col) of the cells that differ from the clip's temporal median: where things move."),
     field("scores_skipped", pa.list_(pa.string()), "Scores not computed for this clip and why ('column: reason')."),
     field("analyze_s", pa.float32(), "Wall seconds spent decoding and analysing this clip."),
 ]
