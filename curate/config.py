@@ -409,6 +409,7 @@ class TrainSelectConfig(Section):
     licences: list[str] = Field(default_factory=list, description="Keep only videos under these licence ids or families (CC-BY admits CC-BY-4.0); empty = any.")
     topics: list[str] = Field(default_factory=list, description="Keep only clips whose topic_name (or topic_id) is listed; empty = any.")
     exclude_duplicates: bool = Field(True, description="Drop clips marked as near-duplicates by `curate dedup` (view duplicates).")
+    exclude_rejected: bool = Field(True, description="Drop clips a curator labelled `reject` in `curate serve` (view labels).")
     max_clips: int | None = Field(None, ge=1, description="Use at most this many selected clips (ordered by clip_id; debugging).")
 
     @model_validator(mode="after")
