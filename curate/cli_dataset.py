@@ -1,4 +1,4 @@
-"""CLI commands that look at a finished output: ``curate report``, ``curate card``, ``curate serve``.
+"""CLI commands that look at a finished output: ``curate report``, ``card``, ``serve``, ``export``.
 
 Registered on the main app by one line in :mod:`curate.cli`.
 """
@@ -6,7 +6,7 @@ Registered on the main app by one line in :mod:`curate.cli`.
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -69,3 +69,32 @@ def register(app: typer.Typer) -> None:
         from curate.serve import serve as _serve
 
         _serve(output_dir, host=host, port=port)
+
+    @app.command()
+    def export(
+        output_dir: OutArg,
+        dest: Annotated[str, typer.Argument(help="Folder (or URL) to write the export to.")],
+        format: Annotated[str, typer.Option("--format", "-f", help="webdataset (tar shards: mp4 + json + txt) or hf (Parquet with a datasets Video column).")] = "webdataset",
+        where: Annotated[Optional[str], typer.Option("--where", help="DuckDB condition over clips columns + licence, ANDed to train.select.where.")] = None,
+        shard_mb: Annotated[float, typer.Option("--shard-mb", help="Target shard size in MB (of clip bytes).")] = 500.0,
+        accepted: Annotated[bool, typer.Option("--accepted", help="Only clips labelled accept in `curate serve`.")] = False,
+        config: Annotated[Optional[str], typer.Option("--config", "-c", help="Pipeline YAML (its train.select is the selection).")] = None,
+        set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override: section.key=value (repeatable).")] = None,
+    ) -> None:
+        """Export the training selection (status ok, licences, thresholds, no duplicates or rejected labels) for other trainers."""
+        _need_output(output_dir)
+        from curate.config import ConfigError, load_config
+        from curate.export import export as _export
+
+        try:
+            cfg = load_config(config, set_ or [])
+            res = _export(output_dir, dest, format, cfg.train, where=where, shard_mb=shard_mb, accepted_only=accepted,
+                          name=cfg.name)
+        except ConfigError as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"{res.samples} clips from {res.videos} videos -> {len(res.shards)} {format} shard(s), "
+                   f"{res.bytes / 1e6:.1f} MB in {res.dest}")
+        if res.skipped:
+            typer.secho(f"{len(res.skipped)} clip(s) skipped (file unreadable); see {res.dest}/export.json",
+                        fg=typer.colors.YELLOW, err=True)

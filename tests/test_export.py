@@ -140,3 +140,16 @@ def test_export_refuses_bad_input(out_dir, tmp_path):
         export(out_dir, str(tmp_path / "x"), "webdataset", where="motion_score > 99")
     with pytest.raises(ConfigError, match="query failed"):
         export(out_dir, str(tmp_path / "x"), "webdataset", where="no_such_column = 1")
+
+
+def test_cli_export(out_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    r = CliRunner().invoke(app, ["export", out_dir, str(tmp_path / "e"), "--format", "webdataset",
+                                 "--where", "clip_id <> 'c0'", "-s", "train.select.licences=[CC-BY]"])
+    assert r.exit_code == 0, r.output
+    assert "1 clips from 1 videos -> 1 webdataset shard(s)" in r.output  # c2 only (c0 out by --where, NC by licence)
+    r = CliRunner().invoke(app, ["export", out_dir, str(tmp_path / "e"), "--where", "nope > 1"])
+    assert r.exit_code == 2 and "query failed" in r.output
