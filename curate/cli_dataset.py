@@ -25,13 +25,26 @@ def register(app: typer.Typer) -> None:
     def report(
         output_dir: OutArg,
         out: Annotated[str | None, typer.Option("--out", help="Where to write (default OUTPUT_DIR/report.html).")] = None,
-        top_n: Annotated[int, typer.Option(help="Clips per top/bottom contact sheet.")] = 8,
+        top_n: Annotated[Optional[int], typer.Option(help="Clips per top/bottom contact sheet (default report.top_n).")] = None,
+        config: Annotated[Optional[str], typer.Option("--config", "-c", help="Pipeline YAML: the filter's thresholds are drawn and get contact sheets.")] = None,
+        set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override: section.key=value (repeatable).")] = None,
     ) -> None:
-        """Write a self-contained HTML report: run summary, failures, score histograms, contact sheets."""
+        """Write the HTML report (images in report_files/ beside it): runs, failures, histograms, duplicates, contact sheets."""
         _need_output(output_dir)
-        from curate.report import build_report
+        from curate.config import ConfigError, load_config
+        from curate.report import build_report, report_options
 
-        typer.echo(build_report(output_dir, out, top_n=top_n))
+        resolved = os.path.join(output_dir, "config.resolved.yaml")
+        if config is None and "://" not in output_dir and os.path.exists(resolved):
+            config = resolved  # the run's own configuration: its filter thresholds
+        try:
+            opts = report_options(load_config(config, set_ or []))
+        except ConfigError as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+        if top_n is not None:
+            opts["top_n"] = top_n
+        typer.echo(build_report(output_dir, out, **opts))
 
     @app.command()
     def card(

@@ -607,6 +607,7 @@ class ReportConfig(Section):
     card: bool = Field(True, description="Write <output>/README.md, a Hugging Face dataset card for the shards.")
     top_n: int = Field(8, ge=1, description="Clips per top/bottom contact sheet of each score.")
     max_rejects: int = Field(24, ge=0, description="Rejected clips shown in the rejects contact sheet.")
+    sheets: list[str] | None = Field(None, description="Scores that get top/bottom contact sheets; null = the scores the filter thresholds.")
 
 
 class RayConfig(Section):
