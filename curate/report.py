@@ -280,7 +280,7 @@ def hist_png(title: str, h: dict[str, Any], xlabel: str = "", thresholds: list |
     """Stacked histogram (kept / rejected+failed) from :func:`binned` output; thresholds as dashed lines."""
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = _fig()
+    fig, ax = _fig(4.2, 2.3)
     edges = h["edges"]
     lefts = edges[:-1]
     widths = [b - a for a, b in itertools.pairwise(edges)]
@@ -384,12 +384,12 @@ table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}td,th{padding:3p
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:10px 0}.card{background:#fff;border:1px solid #e2e2e2;border-radius:8px;padding:8px 14px;min-width:120px}
 .card b{display:block;font-size:20px}.card span{font-size:12px;color:#666}
-.plots{display:flex;flex-wrap:wrap;gap:12px}.plots figure{margin:0;background:#fff;border:1px solid #e2e2e2;border-radius:8px;padding:6px}
+.plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:10px}.plots figure{margin:0;background:#fff;border:1px solid #e2e2e2;border-radius:8px;padding:6px}.plots figure img{width:100%;height:auto}
 .plots figcaption{font-size:11px;color:#555;padding:0 4px}
-.sheet{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:8px;margin:6px 0 14px}
+.sheet{display:grid;grid-template-columns:repeat(auto-fill,minmax(130px,1fr));gap:6px;margin:6px 0 14px}
 .thumb{background:#fff;border:1px solid #e2e2e2;border-radius:6px;overflow:hidden;font-size:11px}
 .thumb img{width:100%;display:block;background:#222;aspect-ratio:16/9;object-fit:contain}
-.thumb .cap{padding:4px 6px;word-break:break-all}.thumb.rejected{border-color:#d0593a}.reason{color:#b13b1f;font-weight:600}
+.thumb .cap{padding:4px 6px;overflow-wrap:anywhere}.thumb.rejected{border-color:#d0593a}.reason{color:#b13b1f;font-weight:600}
 .pairs{display:grid;grid-template-columns:repeat(auto-fill,minmax(430px,1fr));gap:10px}
 .pair{display:grid;grid-template-columns:1fr 44px 1fr;align-items:center;background:#fff;border:1px solid #e2e2e2;border-radius:8px;padding:4px}
 .vs{text-align:center;font-size:18px;color:#888}.vs small{font-size:10px}
@@ -553,7 +553,12 @@ def render(d: dict[str, Any], output_dir: str, assets: Assets) -> str:
         parts.append(f"<h2 id='{anchor}'>{title}</h2>")
         if kind == "score" and d.get("thresholds"):
             parts.append("<p class='muted'>Dashed lines: the filter's thresholds (clips beyond them are rejected).</p>")
-        parts.append(_hists(a, items) if items else "<p class='muted'>No score columns in this output yet.</p>")
+        if not items:
+            parts.append("<p class='muted'>No score columns in this output yet.</p>")
+        elif kind == "property":  # measurements, not judgements: folded so the page stays short
+            parts.append(f"<details><summary>{len(items)} histograms (click to open)</summary>{_hists(a, items)}</details>")
+        else:
+            parts.append(_hists(a, items))
 
     parts.append("<h2 id='labels'>Labels and breakdowns</h2>")
     if d.get("licences"):
