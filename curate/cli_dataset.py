@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Interface to bind (keep 127.0.0.1 unless you mean to share it).")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
     ) -> None:
-        """Browse the clips in a local web gallery (read-only): filters, playback, scores, captions."""
+        """Browse the clips in a local web gallery: filters, playback, scores, captions, labels (accept/reject/tags), export the filter."""
         _need_output(output_dir)
         try:
             import starlette  # noqa: F401
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
                         fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
         if host not in ("127.0.0.1", "localhost", "::1"):
-            typer.secho(f"warning: binding {host}: anyone who can reach it can browse this dataset (read-only)",
+            typer.secho(f"warning: binding {host}: anyone who can reach it can browse this dataset and write labels",
                         fg=typer.colors.YELLOW, err=True)
         from curate.serve import serve as _serve
 

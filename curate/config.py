@@ -458,7 +458,7 @@ class TrainConfig(Section):
     gpus_per_worker: float = Field(1.0, ge=0, description="GPUs reserved per worker when use_gpu is true.")
     select: TrainSelectConfig = Field(default_factory=TrainSelectConfig, description=(
         "Row selection: where (DuckDB SQL over clips columns + licence), min_scores / max_scores "
-        "({column: value}), licences, topics, exclude_duplicates, max_clips (docs/training.md)."))
+        "({column: value}), licences, topics, exclude_duplicates, exclude_rejected (curator labels), max_clips (docs/training.md)."))
     caption_fields: list[str] = Field(default_factory=lambda: ["caption_brief", "caption_detailed"],
                                       description="Caption columns tried in order; the first non-empty one conditions the clip.")
     fallback_caption: str = Field("", description="Text used for a clip without any caption ('' = unconditional).")
