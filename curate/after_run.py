@@ -39,9 +39,9 @@ def _dedup(cfg: Config) -> None:
 
 
 def _report(cfg: Config) -> str:
-    from curate.report import build_report
+    from curate.report import build_report, report_options
 
-    return f"report: {build_report(cfg.output.dir, top_n=cfg.report.top_n, max_rejects=cfg.report.max_rejects)}"
+    return f"report: {build_report(cfg.output.dir, **report_options(cfg))}"
 
 
 def _card(cfg: Config) -> str | None:

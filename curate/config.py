@@ -403,6 +403,7 @@ class TrainSelectConfig(Section):
     licences: list[str] = Field(default_factory=list, description="Keep only videos under these licence ids or families (CC-BY admits CC-BY-4.0); empty = any.")
     topics: list[str] = Field(default_factory=list, description="Keep only clips whose topic_name (or topic_id) is listed; empty = any.")
     exclude_duplicates: bool = Field(True, description="Drop clips marked as near-duplicates by `curate dedup` (view duplicates).")
+    exclude_rejected: bool = Field(True, description="Drop clips a curator labelled `reject` in `curate serve` (view labels).")
     max_clips: int | None = Field(None, ge=1, description="Use at most this many selected clips (ordered by clip_id; debugging).")
 
     @model_validator(mode="after")
@@ -451,7 +452,7 @@ class TrainConfig(Section):
     gpus_per_worker: float = Field(1.0, ge=0, description="GPUs reserved per worker when use_gpu is true.")
     select: TrainSelectConfig = Field(default_factory=TrainSelectConfig, description=(
         "Row selection: where (DuckDB SQL over clips columns + licence), min_scores / max_scores "
-        "({column: value}), licences, topics, exclude_duplicates, max_clips (docs/training.md)."))
+        "({column: value}), licences, topics, exclude_duplicates, exclude_rejected (curator labels), max_clips (docs/training.md)."))
     caption_fields: list[str] = Field(default_factory=lambda: ["caption_brief", "caption_detailed"],
                                       description="Caption columns tried in order; the first non-empty one conditions the clip.")
     fallback_caption: str = Field("", description="Text used for a clip without any caption ('' = unconditional).")
@@ -606,6 +607,7 @@ class ReportConfig(Section):
     card: bool = Field(True, description="Write <output>/README.md, a Hugging Face dataset card for the shards.")
     top_n: int = Field(8, ge=1, description="Clips per top/bottom contact sheet of each score.")
     max_rejects: int = Field(24, ge=0, description="Rejected clips shown in the rejects contact sheet.")
+    sheets: list[str] | None = Field(None, description="Scores that get top/bottom contact sheets; null = the scores the filter thresholds.")
 
 
 class RayConfig(Section):

@@ -1,4 +1,4 @@
-"""DuckDB over the shards: views ``videos`` and ``clips`` (and ``rejects``, ``duplicates``) pre-defined.
+"""DuckDB over the shards: views ``videos`` and ``clips`` (and ``rejects``, ``duplicates``, ``labels``) pre-defined.
 
 Only shards listed in the manifest are visible, so a query never sees a partial write.
 """
@@ -43,6 +43,15 @@ def connect(output_dir: str, database: str = ":memory:") -> duckdb.DuckDBPyConne
     else:
         con.register("_duplicates_empty", DEDUP_SCHEMA.empty_table())
         con.execute("CREATE VIEW duplicates AS SELECT * FROM _duplicates_empty")
+    from curate.labels import LABELS_PATH, empty_table  # the curator's labels (curate serve)
+
+    if out.exists(LABELS_PATH):
+        con.execute(f"CREATE VIEW labels AS SELECT * FROM read_parquet({_sql_list([out.path(LABELS_PATH)])})")
+    else:
+        con.register("_labels_empty", empty_table())
+        con.execute("CREATE TABLE _labels_empty_t AS SELECT * FROM _labels_empty")
+        con.unregister("_labels_empty")
+        con.execute("CREATE VIEW labels AS SELECT * FROM _labels_empty_t")
     return con
 
 

@@ -1,14 +1,18 @@
-"""``curate serve``: a small read-only web gallery over an output folder (Starlette + uvicorn).
+"""``curate serve``: a small web gallery over an output folder (Starlette + uvicorn).
 
 Pages are plain HTML/JS shipped in ``curate/web`` (no CDN, works offline). The JSON API runs
 parameterised DuckDB queries over the shard views; column names in filters and sorting are
 accepted only when :mod:`curate.columns` found them in the shards' schema, and every value
-travels as a bound parameter, so no request text is ever spliced into SQL.
+travels as a bound parameter, so no request text is ever spliced into SQL. The same filter
+can be exported (``/api/export``) as a DuckDB condition with the values written as quoted
+literals, usable as ``curate export --where`` or ``train.select.where``, and as a clip list.
 
 Media are served from ``/media/<path>`` only when ``<path>`` is the ``clip_path`` or
 ``thumbnail_path`` of a row **and** its real path (symlinks resolved) lies inside the output
 folder, so ``../``, encoded ``%2e%2e%2f``, absolute paths and symlinks pointing outside all
-get 404. Nothing is ever written. Binds to 127.0.0.1 by default.
+get 404. The shards are never written: the one thing the gallery writes is the curator's
+labels (``POST /api/labels`` -> ``labels/labels.parquet``, :mod:`curate.labels`), and only
+for a JSON request from the gallery's own origin. Binds to 127.0.0.1 by default.
 """
 
 from __future__ import annotations
@@ -63,11 +67,17 @@ class Gallery:
         self.con = connect(self.output_dir)
         self._manifest_mtime = self._mtime()
 
-    def _mtime(self) -> float | None:
-        try:
-            return os.path.getmtime(os.path.join(self.root, "manifest.json"))
-        except OSError:
-            return None
+    def _mtime(self) -> tuple[float | None, float | None]:
+        """(manifest, labels table) modification times: a change of either reloads the views."""
+        from curate.labels import LABELS_PATH
+
+        def mt(rel: str) -> float | None:
+            try:
+                return os.path.getmtime(os.path.join(self.root, rel))
+            except OSError:
+                return None
+
+        return mt("manifest.json"), mt(LABELS_PATH)
 
     def cursor(self):
         """A per-request cursor; reloads the views when a run committed new shards meanwhile."""
@@ -119,32 +129,60 @@ class Gallery:
         return _clean(out)
 
     # -- listing -----------------------------------------------------------------------
-    def _search_expr(self) -> str:
-        c = self.clip_cols
-        parts = [f"coalesce(c.{quote(n)}, '')" for n in c.text_captions]
-        for n, (text, _s, _e) in c.timed_captions.items():
-            parts.append(f"coalesce(array_to_string({list_field('c.' + quote(n), text)}, ' '), '')")
-        parts += ["c.clip_id", "coalesce(v.source, '')"]
-        return " || ' ' || ".join(parts)
+    def _base(self) -> str:
+        """The relation filters run on: clip columns, plus ``licence`` when it lives on videos.
 
-    def list_clips(self, params: dict[str, str]) -> dict[str, Any]:
-        cur = self.cursor()  # first: it may reload the columns
+        The same names the training selection's ``where`` sees, so an exported filter means
+        the same thing there."""
+        lic = self.licence
+        extra = ""
+        if lic and lic[0] == "v" and lic[1] not in self.clip_cols.names:
+            extra = f", v.{quote(lic[1])} AS {quote(lic[1])}"
+        return f"(SELECT c.*{extra} FROM clips c LEFT JOIN videos v ON v.video_id = c.video_id) c"
+
+    def _conditions(self, params: dict[str, str], bind: bool = True) -> tuple[list[str], list[Any]]:
+        """Filter conditions over :meth:`_base` columns: with ``?`` + args, or (``bind=False``)
+        with the values as quoted literals (for the exported SQL; never executed by the API)."""
         c = self.clip_cols
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
+
+        def val(v: Any) -> str:
+            if bind:
+                args.append(v)
+                return "?"
+            if isinstance(v, float):
+                return repr(v)
+            return "'" + str(v).replace("'", "''") + "'"
+
         status = params.get("status", "")
         if status and status != "all":
-            where.append("c.status = ?")
-            args.append(status)
+            where.append(f"status = {val(status)}")
         if params.get("topic") and c.topic:
-            where.append(f"c.{quote(c.topic)}::VARCHAR = ?")
-            args.append(params["topic"])
+            where.append(f"{quote(c.topic)}::VARCHAR = {val(params['topic'])}")
         if params.get("licence") and self.licence:
-            alias, col = self.licence
-            where.append(f"{alias}.{quote(col)} = ?")
-            args.append(params["licence"])
+            where.append(f"{quote(self.licence[1])} = {val(params['licence'])}")
         if params.get("q"):
-            where.append(f"({self._search_expr()}) ILIKE ? ESCAPE '\\'")
-            args.append(_like(params["q"]))
+            like = _like(params["q"])
+            fields = [quote(n) for n in c.text_captions]
+            fields += [f"array_to_string({list_field(quote(n), text)}, ' ')" for n, (text, _s, _e) in c.timed_captions.items()]
+            fields.append("clip_id")
+            ors = [f"{f} ILIKE {val(like)} ESCAPE '\\'" for f in fields]
+            ors.append(f"video_id IN (SELECT video_id FROM videos WHERE source ILIKE {val(like)} ESCAPE '\\')")
+            where.append("(" + " OR ".join(ors) + ")")
+        label = params.get("label", "")
+        if label in ("accept", "reject"):
+            where.append(f"clip_id IN (SELECT clip_id FROM labels WHERE label = {val(label)})")
+        elif label == "unlabelled":
+            where.append("clip_id NOT IN (SELECT clip_id FROM labels WHERE label IS NOT NULL)")
+        elif label:
+            raise ValueError(f"label filter must be accept, reject or unlabelled, not {label!r}")
+        if params.get("tag"):
+            from curate.labels import normalise_tags
+
+            tags = normalise_tags(params["tag"])
+            if tags:
+                where.append(f"clip_id IN (SELECT clip_id FROM labels WHERE list_has_all(tags, [{', '.join(val(t) for t in tags)}]))")
         numeric = self.numeric()
         for key, raw in params.items():
             if not raw or not key.startswith(("min.", "max.")):
@@ -152,8 +190,14 @@ class Gallery:
             col = key[4:]
             if col not in numeric:
                 raise ValueError(f"unknown numeric column {col!r}")
-            where.append(f"c.{quote(col)} {'>=' if key.startswith('min.') else '<='} ?")
-            args.append(float(raw))
+            where.append(f"{quote(col)} {'>=' if key.startswith('min.') else '<='} {val(float(raw))}")
+        return where, args
+
+    def list_clips(self, params: dict[str, str]) -> dict[str, Any]:
+        cur = self.cursor()  # first: it may reload the columns
+        c = self.clip_cols
+        where, args = self._conditions(params)
+        numeric = self.numeric()
         sort = params.get("sort") or ""
         if sort and sort not in numeric and sort != "clip_id":
             raise ValueError(f"cannot sort by {sort!r}")
@@ -162,19 +206,55 @@ class Gallery:
         limit = max(1, min(MAX_LIMIT, int(params.get("limit") or 60)))
         offset = max(0, int(params.get("offset") or 0))
         cond = (" WHERE " + " AND ".join(where)) if where else ""
-        select = ["c.clip_id", "c.status", "c.thumbnail_path", "c.reject_reasons"]
-        select += [f"c.{quote(n)}" for n in numeric]
+        select = ["c.clip_id", "c.status", "c.thumbnail_path", "c.reject_reasons", "c.start_s", "c.end_s",
+                  "l.label AS _label", "l.tags AS _tags"]
+        select += [f"c.{quote(n)}" for n in numeric if n not in ("start_s", "end_s")]
         if c.topic:
             select.append(f"c.{quote(c.topic)} AS _topic")
         if c.text_captions:
             select.append(f"c.{quote(c.text_captions[0])} AS _caption")
-        base = "FROM clips c LEFT JOIN videos v ON v.video_id = c.video_id"
-        total = cur.execute(f"SELECT count(*) {base}{cond}", args).fetchone()[0]
-        rel = cur.execute(f"SELECT {', '.join(select)} {base}{cond} ORDER BY {order_by} LIMIT ? OFFSET ?",
+        total = cur.execute(f"SELECT count(*) FROM {self._base()}{cond}", args).fetchone()[0]
+        rel = cur.execute(f"SELECT {', '.join(select)}, regexp_replace(v.source, '^.*/', '') AS _source "
+                          f"FROM (SELECT * FROM {self._base()}{cond}) c LEFT JOIN videos v ON v.video_id = c.video_id "
+                          f"LEFT JOIN labels l ON l.clip_id = c.clip_id ORDER BY {order_by} LIMIT ? OFFSET ?",
                           args + [limit, offset])
         names = [d[0] for d in rel.description]
         rows = [dict(zip(names, r)) for r in rel.fetchall()]
         return _clean({"total": total, "offset": offset, "limit": limit, "clips": rows})
+
+    def export_filter(self, params: dict[str, str]) -> dict[str, Any]:
+        """The current filter as a DuckDB condition (``--where``), a full query, and its clip count."""
+        cur = self.cursor()
+        where, args = self._conditions(params)
+        total = cur.execute(f"SELECT count(*) FROM {self._base()}" + (" WHERE " + " AND ".join(where) if where else ""),
+                            args).fetchone()[0]
+        lit, _ = self._conditions(params, bind=False)
+        cond = " AND ".join(lit) if lit else "true"
+        sql = f"SELECT * FROM {self._base()} WHERE {cond} ORDER BY clip_id"
+        esc = cond.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`")
+        return {"where": cond, "sql": sql, "total": total,
+                "command": f'curate export {self.root} EXPORT_DIR --where "{esc}"'}
+
+    def clip_ids(self, params: dict[str, str]) -> list[str]:
+        cur = self.cursor()
+        where, args = self._conditions(params)
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        return [r[0] for r in cur.execute(f"SELECT clip_id FROM {self._base()}{cond} ORDER BY clip_id", args).fetchall()]
+
+    def set_labels(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        from curate.labels import set_labels
+
+        ids = body.get("clip_ids")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids) or len(ids) > 10_000:
+            raise ValueError("clip_ids must be a non-empty list of clip ids")
+        cur = self.cursor()
+        known = {r[0] for r in cur.execute("SELECT clip_id FROM clips WHERE list_contains(?, clip_id)", [ids]).fetchall()}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise ValueError(f"unknown clip ids: {missing[:5]}")
+        label = body["label"] if "label" in body else ""
+        rows = set_labels(self.output_dir, ids, label, body.get("tags_add"), body.get("tags_remove"), body.get("note"))
+        return _clean(rows)
 
     # -- one clip ----------------------------------------------------------------------
     def clip(self, clip_id: str) -> dict[str, Any] | None:
@@ -206,8 +286,13 @@ class Gallery:
             "span": {k: clip.get(k) for k in ("start_s", "end_s", "start_frame", "end_frame")},
             "topic": clip.get(c.topic) if c.topic else None,
             "captions": {n: clip.get(n) for n in c.text_captions}, "timed_captions": timed,
-            "provenance": provenance, "video_id": clip.get("video_id"),
+            "provenance": provenance, "video_id": clip.get("video_id"), "label": self._label(cur, clip_id),
         })
+
+    @staticmethod
+    def _label(cur, clip_id: str) -> dict[str, Any] | None:
+        rel = cur.execute("SELECT label, tags, note FROM labels WHERE clip_id = ?", [clip_id]).fetchone()
+        return {"label": rel[0], "tags": rel[1] or [], "note": rel[2]} if rel else None
 
     # -- media -------------------------------------------------------------------------
     def media_path(self, rel: str) -> str | None:
@@ -264,6 +349,33 @@ def create_app(output_dir: str, allowed_hosts: list[str] | None = None):
         except ValueError as exc:
             return _json({"error": str(exc)}, 400)
 
+    def export(request: Request) -> Response:
+        params = dict(request.query_params)
+        try:
+            if params.get("format") == "txt":
+                ids = gallery.clip_ids(params)
+                return Response("\n".join(ids) + ("\n" if ids else ""), media_type="text/plain; charset=utf-8",
+                                headers={"Content-Disposition": 'attachment; filename="clips.txt"'})
+            return _json(gallery.export_filter(params))
+        except ValueError as exc:
+            return _json({"error": str(exc)}, 400)
+
+    async def labels(request: Request) -> Response:
+        # only the gallery's own page may write: a JSON body (cross-site forms cannot send one without
+        # a CORS preflight, which this app never answers) and, when the browser says, the same origin
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return _json({"error": "send application/json"}, 415)
+        origin = request.headers.get("origin")
+        if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
+            return _json({"error": "cross-origin request refused"}, 403)
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("body must be a JSON object")
+            return _json({"labels": gallery.set_labels(body)})
+        except (ValueError, TypeError) as exc:
+            return _json({"error": str(exc)}, 400)
+
     def clip(request: Request) -> Response:
         row = gallery.clip(request.path_params["clip_id"])
         return _json(row) if row else _json({"error": "no such clip"}, 404)
@@ -277,6 +389,7 @@ def create_app(output_dir: str, allowed_hosts: list[str] | None = None):
     routes = [
         Route("/", page), Route("/static/{name}", page),
         Route("/api/meta", meta), Route("/api/clips", clips), Route("/api/clip/{clip_id}", clip),
+        Route("/api/export", export), Route("/api/labels", labels, methods=["POST"]),
         Route("/media/{path:path}", media),
     ]
     middleware = []

@@ -119,3 +119,32 @@ def report(
     dest.write_bytes("topics_coverage.html", to_html(cov).encode())
     typer.echo(to_markdown(cov, max_rows=40))
     typer.echo(f"written: {dest.path('topics_coverage.md')} and {dest.path('topics_coverage.html')}")
+
+
+@app.command()
+def assign(
+    output: Annotated[Optional[str], typer.Argument(help="Dataset output dir (default output.dir).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Reassign shards already assigned with this fit.")] = False,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Write topic columns for clips already in the shards (atomic per shard, resumable)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    cfg = _cfg(config, set_)
+    from curate.config import ConfigError
+    from curate.topics.assign import assign_output
+    from curate.topics.embed import ModelUnavailable
+
+    out_dir = output or cfg.output.dir
+    if "://" not in out_dir and not os.path.exists(os.path.join(out_dir, "manifest.json")):
+        _fail(f"no curate output at {out_dir} (manifest.json missing)")
+    try:
+        res = assign_output(out_dir, cfg.topics, force=force, lock_wait_s=cfg.output.lock_wait_s)
+    except FileNotFoundError as exc:
+        _fail(f"{exc} (run `curate topics fit` first or set topics.dir)")
+    except (ConfigError, ModelUnavailable) as exc:
+        _fail(str(exc))
+    methods = ", ".join(f"{k}={v}" for k, v in sorted(res.methods.items())) or "none"
+    typer.echo(f"{res.rewritten} of {res.shards} clip shard(s) assigned ({res.skipped} already done with this fit); "
+               f"{res.clips} ok clips: {methods}")
+    typer.echo(f"coverage: curate topics report --output {out_dir}")

@@ -365,6 +365,8 @@ def selection_sql(con: Any, cfg: TrainConfig, clip_columns: list[str], clip_path
         cond.append(f"(c.topic_name IN ({names}) OR CAST(c.topic_id AS VARCHAR) IN ({names}))")
     if cfg.select.exclude_duplicates:
         cond.append("c.clip_id NOT IN (SELECT clip_id FROM duplicates)")
+    if cfg.select.exclude_rejected:
+        cond.append("c.clip_id NOT IN (SELECT clip_id FROM labels WHERE label = 'reject')")
     for col in cfg.caption_fields:
         if col not in clip_columns:
             raise ConfigError(f"train.caption_fields: no column {col!r} in the clips table")

@@ -130,3 +130,77 @@ def test_range_and_text_filters(page, enriched_out):
     _apply(page)
     assert _total(page) == n > 0
     assert page.locator("[data-testid=tile]").count() == n
+
+
+def test_url_state_keyboard_labels_and_export(page, server, enriched_out, tmp_path_factory):
+    """A shared link restores the view; keys move and label; labels land in the table; the filter exports."""
+    import urllib.request
+
+    from curate.query import connect
+
+    con = connect(enriched_out)
+    ids = [r[0] for r in con.execute("SELECT clip_id FROM clips WHERE topic_name='cycling' "
+                                     "ORDER BY luma_mean ASC, clip_id").fetchall()]
+    con.close()
+    try:
+        page.goto(f"{server}/?status=all&topic=cycling&sort=luma_mean&order=asc&clip={ids[1]}&badges=luma_mean")
+        assert _total(page) == len(ids)
+        page.wait_for_selector(f"#detail[data-clip-id='{ids[1]}']")
+        assert page.input_value("[data-testid=topic]") == "cycling" and page.input_value("[data-testid=sort]") == "luma_mean"
+        assert page.is_checked("[data-testid='badge.luma_mean']")
+        badges = page.locator("[data-testid=tile]").first.locator("[data-badge]")
+        assert badges.count() == 1 and badges.first.get_attribute("data-badge") == "luma_mean"
+        assert page.locator("#grid .tile.sel").get_attribute("data-clip-id") == ids[1]
+        # the grid takes the full width when no clip is open
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#detail", state="hidden")
+        assert "clip=" not in page.url
+        grid_w = page.evaluate("document.querySelector('#grid').getBoundingClientRect().width")
+        assert grid_w > 0.7 * 1280
+        # keyboard: next clip, label it, tag it
+        page.keyboard.press("ArrowRight")
+        page.wait_for_selector(f"#detail[data-clip-id='{ids[0]}']")
+        assert page.locator("#grid .tile.sel").get_attribute("data-clip-id") == ids[0] and f"clip={ids[0]}" in page.url
+        page.keyboard.press("ArrowRight")
+        page.wait_for_selector(f"#detail[data-clip-id='{ids[1]}']")
+        page.keyboard.press("r")
+        page.wait_for_selector("#labelbox[data-label=reject]")
+        page.keyboard.press("t")
+        page.keyboard.type("Hero shot")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#tags [data-tag=hero-shot]")
+        page.keyboard.press("Escape")  # leaves the tag input
+        page.keyboard.press("ArrowRight")
+        page.wait_for_selector(f"#detail[data-clip-id='{ids[2]}']")
+        page.keyboard.press("a")
+        page.wait_for_selector("#labelbox[data-label=accept]")
+        assert page.locator(f"[data-clip-id='{ids[1]}'] [data-testid=label-badge]").inner_text().endswith("reject")
+        con = connect(enriched_out)
+        got = {r[0]: (r[1], r[2]) for r in con.execute("SELECT clip_id, label, tags FROM labels").fetchall()}
+        con.close()
+        assert got == {ids[1]: ("reject", ["hero-shot"]), ids[2]: ("accept", [])}
+        # filter by label, then export that filter: the condition selects the same clips in DuckDB
+        page.select_option("[data-testid=label]", "reject")
+        _apply(page)
+        assert _total(page) == 1
+        page.click("[data-testid=export]")
+        page.wait_for_selector("#export-box:not([hidden])")
+        where = page.input_value("[data-testid=export-where]")
+        con = connect(enriched_out)
+        sel = [r[0] for r in con.execute(f"SELECT clip_id FROM (SELECT c.*, v.licence FROM clips c LEFT JOIN videos v "
+                                         f"USING (video_id)) WHERE {where}").fetchall()]
+        con.close()
+        assert sel == [ids[1]]
+        href = page.get_attribute("[data-testid=export-list]", "href")
+        with urllib.request.urlopen(server + href) as r:
+            assert r.read().decode().split() == [ids[1]]
+        # the back button restores the previous filter (label any)
+        page.go_back()
+        page.wait_for_function("!location.search.includes('label=reject')")
+        assert _total(page) == len(ids)
+        assert page.violations == []
+        shots = tmp_path_factory.mktemp("shots")
+        page.screenshot(path=str(shots / "gallery-labels.png"), full_page=False)
+        print("gallery screenshot:", shots / "gallery-labels.png")
+    finally:
+        shutil.rmtree(os.path.join(enriched_out, "labels"), ignore_errors=True)

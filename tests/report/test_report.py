@@ -95,11 +95,25 @@ def enriched_html(enriched_out) -> str:
     return Path(build_report(enriched_out, top_n=4)).read_text()
 
 
-def test_report_is_self_contained(enriched_html):
+def test_report_images_are_files_beside_it(enriched_out, enriched_html):
+    """Plots and thumbnails are files in report_files/ (no base64 bloat), linked relatively; nothing online."""
+    import os
+
     html = enriched_html
-    refs = _parse(html).refs
-    assert refs and all(r.startswith("data:") for r in refs), [r[:60] for r in refs if not r.startswith("data:")]
-    assert "http://" not in html and "https://" not in html
+    refs = [r for r in _parse(html).refs if not r.startswith("#")]
+    assert refs and all(r.startswith("report_files/") for r in refs), [r[:60] for r in refs]
+    assert all(os.path.isfile(os.path.join(enriched_out, r)) for r in refs)
+    assert "data:image" not in html and "http://" not in html and "https://" not in html
+    thumbs = [r for r in refs if r.startswith("report_files/thumbs/")]
+    assert thumbs and all(r.endswith(".jpg") for r in thumbs)
+    # every thumbnail says where it comes from: source file and time span in it
+    assert re.search(r'class="src"[^>]*>bikes\.mp4</span> <span class="t">\d+:\d\d\.\d\d–\d+:\d\d\.\d\d<', html)
+    # a rebuild removes files no longer referenced and reuses the rest
+    stale = os.path.join(enriched_out, "report_files", "plots", "0000stale.png")
+    open(stale, "wb").close()
+    again = Path(build_report(enriched_out, top_n=4)).read_text()
+    assert not os.path.exists(stale)
+    assert sorted(r for r in _parse(again).refs if not r.startswith("#")) == sorted(refs)
 
 
 def test_report_follows_new_columns(enriched_out, enriched_html):

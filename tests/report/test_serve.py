@@ -183,3 +183,97 @@ def test_new_shards_show_up_without_restart(enriched_out, tmp_path):
         os.utime(out / "manifest.json", (1, 1))
         (out / "manifest.json").write_text(json.dumps(m))
         assert c.get("/api/clips", params={"status": "all"}).json()["total"] == 0 < before
+
+
+# -- labels and filter export ---------------------------------------------------------------
+@pytest.fixture
+def labelled(enriched_out, tmp_path):
+    out = tmp_path / "o"
+    shutil.copytree(enriched_out, out, ignore=shutil.ignore_patterns("labels"))
+    with TestClient(create_app(str(out))) as c:
+        yield str(out), c
+
+
+def test_labels_are_stored_viewed_and_used_by_training_selection(labelled):
+    from curate.config import TrainConfig
+    from curate.train.feed import select_clips
+
+    out, c = labelled
+    ok = [r["clip_id"] for r in c.get("/api/clips", params={"status": "ok", "limit": 200}).json()["clips"]]
+    assert len(ok) >= 3
+    r = c.post("/api/labels", json={"clip_ids": ok[:2], "label": "reject", "tags_add": ["Shaky Cam", "blur"]})
+    assert r.status_code == 200, r.text
+    assert [x["tags"] for x in r.json()["labels"]] == [["blur", "shaky-cam"]] * 2
+    assert c.post("/api/labels", json={"clip_ids": [ok[2]], "label": "accept"}).status_code == 200
+    # the sidecar table, as DuckDB sees it
+    con = connect(out)
+    got = dict(con.execute("SELECT clip_id, label FROM labels").fetchall())
+    con.close()
+    assert got == {ok[0]: "reject", ok[1]: "reject", ok[2]: "accept"}
+    # the gallery filters and shows them
+    rej = c.get("/api/clips", params={"status": "all", "label": "reject"}).json()
+    assert sorted(x["clip_id"] for x in rej["clips"]) == sorted(ok[:2]) and rej["clips"][0]["_label"] == "reject"
+    assert c.get("/api/clips", params={"status": "all", "tag": "shaky-cam"}).json()["total"] == 2
+    assert c.get("/api/clips", params={"status": "ok", "label": "unlabelled"}).json()["total"] == len(ok) - 3
+    assert c.get(f"/api/clip/{ok[0]}").json()["label"] == {"label": "reject", "tags": ["blur", "shaky-cam"], "note": None}
+    # training leaves the rejected ones out (train.select.exclude_rejected), or keeps them when told
+    sel = select_clips(out, TrainConfig(), os.path.join(out, "_sel"))
+    import pyarrow.parquet as pq
+
+    ids = {i for f in sel.files for i in pq.read_table(f).column("clip_id").to_pylist()}
+    assert ids and not ids & set(ok[:2]) and ok[2] in ids
+    sel = select_clips(out, TrainConfig(select={"exclude_rejected": False}), os.path.join(out, "_sel"))
+    assert set(ok[:2]) <= {i for f in sel.files for i in pq.read_table(f).column("clip_id").to_pylist()}
+    # clearing a label and its tags removes the row; tags only keep it
+    c.post("/api/labels", json={"clip_ids": [ok[0]], "label": None, "tags_remove": ["blur", "shaky-cam"]})
+    c.post("/api/labels", json={"clip_ids": [ok[1]], "label": None})
+    con = connect(out)
+    assert dict(con.execute("SELECT clip_id, label FROM labels").fetchall()) == {ok[1]: None, ok[2]: "accept"}
+    con.close()
+
+
+@pytest.mark.parametrize("body, headers, code", [
+    ({"clip_ids": ["nope"], "label": "reject"}, {}, 400),
+    ({"clip_ids": [], "label": "reject"}, {}, 400),
+    ({"clip_ids": "x", "label": "reject"}, {}, 400),
+    (None, {"content-type": "application/x-www-form-urlencoded"}, 415),
+    ({"clip_ids": ["CLIP"], "label": "maybe"}, {}, 400),
+    ({"clip_ids": ["CLIP"], "label": "reject"}, {"origin": "http://evil.example"}, 403),
+])
+def test_label_writes_are_checked(labelled, body, headers, code):
+    out, c = labelled
+    cid = c.get("/api/clips", params={"status": "all", "limit": 1}).json()["clips"][0]["clip_id"]
+    if body is None:
+        r = c.post("/api/labels", content=f"clip_ids={cid}&label=reject", headers=headers)
+    else:
+        body = {k: ([cid if i == "CLIP" else i for i in v] if isinstance(v, list) else v) for k, v in body.items()}
+        r = c.post("/api/labels", json=body, headers=headers)
+    assert r.status_code == code, r.text
+    assert not os.path.exists(os.path.join(out, "labels", "labels.parquet"))
+
+
+@pytest.mark.parametrize("params", [
+    {"status": "ok"}, {"topic": "cycling", "min.luma_mean": "0.3"}, {"licence": "CC0", "status": "all"},
+    {"q": "second half of BIKES", "status": "all"}, {"q": "' OR 1=1 --", "status": "all"}, {"q": "50%_x\\"},
+    {"label": "reject"},
+])
+def test_exported_filter_selects_what_the_gallery_shows(labelled, params):
+    out, c = labelled
+    cid = c.get("/api/clips", params={"status": "ok", "limit": 1}).json()["clips"][0]["clip_id"]
+    c.post("/api/labels", json={"clip_ids": [cid], "label": "reject"})
+    shown = c.get("/api/clips", params={**params, "limit": 200}).json()
+    exp = c.get("/api/export", params=params).json()
+    assert exp["total"] == shown["total"]
+    # the condition runs where the training selection / `curate export --where` runs it
+    con = connect(out)
+    try:
+        ids = [r[0] for r in con.execute(
+            f"SELECT clip_id FROM (SELECT c.*, v.licence AS licence FROM clips c LEFT JOIN videos v "
+            f"USING (video_id)) WHERE {exp['where']} ORDER BY clip_id").fetchall()]
+        assert len(con.execute(exp["sql"]).fetchall()) == shown["total"]
+    finally:
+        con.close()
+    assert ids == sorted(x["clip_id"] for x in shown["clips"])
+    txt = c.get("/api/export", params={**params, "format": "txt"})
+    assert txt.status_code == 200 and txt.text.split() == ids
+    assert exp["command"].startswith("curate export ") and "--where" in exp["command"]
