@@ -80,6 +80,8 @@ from av.video.reformatter import Interpolation, VideoReformatter
 
 from curate.media import decode_failure, open_video, scaled_size, worker_cpus
 from curate.stage import StageError
+from curate.transitions import DESC_BYTES, Transition, TransitionParams, grid, spread
+from curate.transitions import detect as detect_transitions
 
 log = logging.getLogger("curate")
 
@@ -109,6 +111,8 @@ class Params:
     coarse_gate: float = 0.5
     skip_loop_filter: bool = False
     threads: int = 0
+    transitions: bool = True  # gradual transitions from the coarse frames' 8x8 grids (curate/transitions.py)
+    transition: TransitionParams = field(default_factory=TransitionParams)
 
 
 @dataclass
@@ -138,13 +142,16 @@ class _Scaler:
         self.size: tuple[int, int] | None = None
         self._r = VideoReformatter()
 
-    def hsv(self, frame: av.VideoFrame) -> np.ndarray:
+    def bgr(self, frame: av.VideoFrame) -> np.ndarray:
         if self.size is None:
             self.size = scaled_size(frame.width, frame.height, self.width)
         w, h = self.size
         small = self._r.reformat(frame, width=w, height=h, format="bgr24",
                                  interpolation=Interpolation.FAST_BILINEAR, threads=1)
-        return cv2.cvtColor(small.to_ndarray(), cv2.COLOR_BGR2HSV)
+        return small.to_ndarray()
+
+    def hsv(self, frame: av.VideoFrame) -> np.ndarray:
+        return cv2.cvtColor(self.bgr(frame), cv2.COLOR_BGR2HSV)
 
 
 def content_score(prev: np.ndarray, cur: np.ndarray) -> float:
@@ -172,6 +179,8 @@ class _Segment:
     keys: array = field(default_factory=lambda: array("q"))  # keyframe packets' pts
     c_pts: array = field(default_factory=lambda: array("q"))  # decoded frames' pts
     c_score: array = field(default_factory=lambda: array("d"))  # vs. the previous decoded frame
+    grids: bytearray = field(default_factory=bytearray)  # 8x8 BGR grid per decoded frame (transitions)
+    spread: array = field(default_factory=lambda: array("f"))  # std of V per decoded frame (transitions)
     first: np.ndarray | None = None  # HSV of the first / last decoded frame, for stitching
     last: np.ndarray | None = None
 
@@ -219,7 +228,11 @@ def _coarse_segment(path: str, p: Params, start: int | None, stop: int | None,
                 raise Fallback("decoded frame without pts")
             if start is not None and frame.pts < start:
                 return
-            cur = scaler.hsv(frame)
+            small = scaler.bgr(frame)
+            cur = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+            if p.transitions:
+                seg.grids += grid(small).tobytes()
+                seg.spread.append(spread(cur))
             seg.c_pts.append(frame.pts)
             seg.c_score.append(0.0 if seg.last is None else content_score(seg.last, cur))
             if seg.first is None:
@@ -291,7 +304,9 @@ def _schedule(points: list[tuple[int, int]], file_size: int) -> list[int]:
 
 
 def _coarse_pass(path: str, p: Params, st: Stats):
-    """Decode reference frames only; return (sorted pts, keyframe pts, coarse idx, coarse scores).
+    """Decode reference frames only; return (sorted pts, keyframe pts, coarse idx, coarse scores,
+    8x8 grids and V spreads of the decoded frames (decoded x 192 uint8 and decoded float32; empty
+    when ``p.transitions`` is off)).
 
     ``p.threads`` is already resolved (>= 1, see :func:`detect_fast`). With more than 1 the
     video is split at keyframes into about 4 segments per thread, decoded at once by
@@ -327,8 +342,11 @@ def _coarse_pass(path: str, p: Params, st: Stats):
     st.segments = len(segs)
 
     pts_all, keys, c_pts, c_score = array("q"), array("q"), array("q"), array("d")
+    grids, spreads = bytearray(), array("f")
     prev_last = None
     for seg in segs:
+        grids += seg.grids
+        spreads.extend(seg.spread)
         if seg.c_pts:
             scores = array("d", seg.c_score)
             if prev_last is not None:
@@ -349,7 +367,9 @@ def _coarse_pass(path: str, p: Params, st: Stats):
         raise Fallback("decoded frames out of order")
     st.frames = len(sorted_pts)
     st.decoded_coarse = decoded
-    return sorted_pts, np.sort(np.frombuffer(keys, dtype=np.int64)), idx, np.frombuffer(c_score, dtype=np.float64)
+    g = np.frombuffer(bytes(grids), dtype=np.uint8).reshape(-1, DESC_BYTES)
+    return (sorted_pts, np.sort(np.frombuffer(keys, dtype=np.int64)), idx,
+            np.frombuffer(c_score, dtype=np.float64), g, np.frombuffer(spreads, dtype=np.float32))
 
 
 class _ExactDecoder:
@@ -561,9 +581,19 @@ def _min_len(events: list[int], length: int) -> list[int]:
 
 def detect_fast(path: str, p: Params, st: Stats | None = None) -> tuple[list[int], int]:
     """(cut frames, frame count) with the coarse + exact-refinement scheme (module docstring)."""
+    cuts, _, n = detect_shots_fast(path, p, 0.0, st)
+    return cuts, n
+
+
+def detect_shots_fast(path: str, p: Params, fps: float,
+                      st: Stats | None = None) -> tuple[list[int], list[Transition], int]:
+    """(hard-cut frames, gradual transitions, frame count): the cut detector of
+    :func:`detect_fast` plus, when ``p.transitions`` and ``fps`` > 0, gradual transitions from
+    the coarse frames' grids (:mod:`curate.transitions`); cuts inside a transition (+-2 frames)
+    are dropped, so a transition is one interval and never also a cut."""
     st = st if st is not None else Stats()
     p = replace(p, threads=p.threads or worker_cpus())  # 0 = the CPUs this worker holds
-    sorted_pts, keys, idx, s = _coarse_pass(path, p, st)
+    sorted_pts, keys, idx, s, grids, spreads = _coarse_pass(path, p, st)
     n = len(sorted_pts)
     w = p.window_width
     adaptive = p.detector == "adaptive"
@@ -611,7 +641,16 @@ def detect_fast(path: str, p: Params, st: Stats | None = None) -> tuple[list[int
     else:
         events += [t for t in targets if exact_scores.get(t, 0.0) >= p.threshold]
         cuts = flash_merge(events, n, p.min_scene_len)
-    return [c for c in cuts if 0 < c < n], n
+    cuts = [c for c in cuts if 0 < c < n]
+    trans: list[Transition] = []
+    if p.transitions and fps > 0 and len(grids) == len(idx):
+        trans = detect_transitions(idx, grids, spreads, fps, n, p.transition)
+    return merge_cuts(cuts, trans), trans, n
+
+
+def merge_cuts(cuts: list[int], trans: list[Transition], tol: int = 2) -> list[int]:
+    """Hard cuts that do not fall inside a gradual transition (+-``tol`` frames)."""
+    return [c for c in cuts if not any(t.start - tol <= c <= t.end + tol + 1 for t in trans)]
 
 
 def params_from(cfg) -> Params:
@@ -619,7 +658,8 @@ def params_from(cfg) -> Params:
         detector=cfg.detector, threshold=cfg.threshold, adaptive_threshold=cfg.adaptive_threshold,
         min_content_val=cfg.min_content_val, window_width=cfg.window_width, min_scene_len=cfg.min_scene_len,
         analysis_width=cfg.analysis_width, coarse_gate=cfg.coarse_gate, skip_loop_filter=cfg.skip_loop_filter,
-        threads=cfg.threads,
+        threads=cfg.threads, transitions=cfg.transitions,
+        transition=TransitionParams(min_change=cfg.transition_min_change, ratio=cfg.transition_ratio),
     )
 
 

@@ -1,10 +1,11 @@
 """clips: shots -> clip spans -> clip files + thumbnails; emits one row per clip.
 
-Reads: video_id, local_path, fps, num_frames, cut_frames, width, height, rotation. Adds: num_clips
+Reads: video_id, local_path, fps, num_frames, cut_frames, transitions (optional), width, height, rotation. Adds: num_clips
 on the video record, and one ``record='clip'`` row per clip (see ``schemas/clip.py``).
 Needs: 1 CPU (ffmpeg encode).
 
-Spans: the cut-to-cut shots, minus ``trim_frames`` on each side of a cut; shots longer than
+Spans: the shots between hard cuts and gradual transitions (a transition's blended frames belong
+to no shot), minus ``trim_frames`` on each side of a cut or transition; shots longer than
 ``max_s`` are split into equal windows no longer than ``max_s``; spans shorter than
 ``min_s`` are dropped. Clip files are cut frame-accurately (decode from the nearest earlier
 keyframe, then exact ``-frames:v``) unless ``codec: copy`` (keyframe-aligned, inexact).
@@ -37,13 +38,30 @@ class Span:
     long_take: bool
 
 
-def compute_spans(cut_frames: list[int], num_frames: int, fps: float, cfg: ClipsConfig) -> list[Span]:
-    """Clip spans for a video with shots starting at ``cut_frames`` (see module docstring)."""
-    bounds = [0, *[c for c in sorted(set(cut_frames)) if 0 < c < num_frames], num_frames]
+def compute_spans(cut_frames: list[int], num_frames: int, fps: float, cfg: ClipsConfig,
+                  transitions: list[dict] | None = None) -> list[Span]:
+    """Clip spans for a video with shots starting at ``cut_frames`` and gradual
+    ``transitions`` ({start, end} inclusive blended frames) between shots (see module docstring)."""
+    # shots as [a, b): a hard cut c ends one shot at c and starts the next at c; a transition
+    # [s, e] ends one at s and starts the next at e + 1, so its frames are in no shot
+    gaps = [(c, c) for c in cut_frames if 0 < c < num_frames]
+    gaps += [(max(0, int(t["start"])), min(num_frames, int(t["end"]) + 1)) for t in transitions or []
+             if int(t["end"]) >= int(t["start"]) and int(t["end"]) >= 0 and int(t["start"]) < num_frames]
+    shots: list[tuple[int, int]] = []
+    pos = 0
+    for s, e in sorted(set(gaps)):
+        if s < pos:  # overlapping gaps: the later one only extends the gap
+            pos = max(pos, e)
+            continue
+        if s > pos:
+            shots.append((pos, s))
+        pos = max(pos, e)
+    if num_frames > pos:
+        shots.append((pos, num_frames))
     spans: list[Span] = []
     min_len = int(math.ceil(cfg.min_s * fps - 1e-9))
     max_len = max(1, int(math.floor(cfg.max_s * fps + 1e-9)))
-    for shot, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+    for shot, (a, b) in enumerate(shots):
         long_take = (b - a) / fps >= cfg.long_take_min_s
         if a > 0:
             a += cfg.trim_frames
@@ -164,7 +182,8 @@ class Clips(RowStage):
 
     def process(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         fps = row["fps"]
-        spans = compute_spans(row.get("cut_frames") or [], row["num_frames"], fps, self.cfg)
+        spans = compute_spans(row.get("cut_frames") or [], row["num_frames"], fps, self.cfg,
+                              row.get("transitions") or [])
         vid = row["video_id"]
         # width/height are the DISPLAYED size: ffmpeg re-encodes autorotate (a 90/270-degree phone
         # video becomes portrait pixels, so `scale=` is in displayed dims too); a stream copy keeps
