@@ -242,6 +242,12 @@ def _fades(idx: np.ndarray, g: np.ndarray, fps: float, p: TransitionParams) -> l
         low = float(lm[a:b + 1].min())
         if min(la, lb) < p.fade_min_level or low > p.fade_depth * min(la, lb):
             continue
+        # the walk may have followed the shots' own luma drift: the fade starts at the last
+        # frame still within 10 % of the outgoing level, ends at the first back within 10 %
+        while a + 1 < k and lm[a + 1] >= la - 0.1 * (la - low):
+            a += 1
+        while b - 1 > j and lm[b - 1] >= lb - 0.1 * (lb - low):
+            b -= 1
         # the ramps must take time: a cut to black and back is two hard cuts
         if idx[b] - idx[a] < p.min_frames:
             continue
