@@ -80,6 +80,16 @@ CASES: list[Case] = [
     Case("neg_bikes4", [P("bikes", 7.52, 9.64)]),
     Case("neg_city", [P("city", 0.0, 4.5)]),
     Case("neg_tree", [P("tree", 0.0, 29.5)]),
+    # added after the detector was tuned on the cases above (a check, not tuning data)
+    Case("xf_val_static", [P("vtest", 30.0, 33.0), P("coin", 1.0, 4.0), P("ball", 1.0, 4.0), P("screencast", 1.0, 4.0)],
+         [("fade", 1.0), ("fadeblack", 0.7), ("wipeleft", 0.6)]),
+    Case("xf_val_long", [P("city", 0.0, 3.0), P("cockatoo", 5.0, 9.0), P("diver", 4.0, 8.0), P("launch", 0.5, 2.9)],
+         [("fade", 1.5), ("dissolve", 0.5), ("fade", 1.2)]),
+    Case("neg_flash", [P("bikes", 3.08, 5.44, "eq=brightness=0.5:enable='between(t,0.8,0.88)+between(t,1.6,1.9)'")]),
+    Case("neg_ball", [P("ball", 0.0, 10.2)]),
+    Case("neg_coin", [P("coin", 0.0, 8.0)]),
+    Case("neg_vtest", [P("vtest", 0.0, 30.0)]),
+    Case("neg_screencast", [P("screencast", 0.0, 8.3)]),
 ]
 
 

@@ -644,8 +644,35 @@ def detect_shots_fast(path: str, p: Params, fps: float,
     cuts = [c for c in cuts if 0 < c < n]
     trans: list[Transition] = []
     if p.transitions and fps > 0 and len(grids) == len(idx):
+        cuts = drop_flashes(cuts, idx, grids, fps, p.transition.flash_max_s)
         trans = detect_transitions(idx, grids, spreads, fps, n, p.transition)
     return merge_cuts(cuts, trans), trans, n
+
+
+def drop_flashes(cuts: list[int], idx: np.ndarray, grids: np.ndarray, fps: float, max_s: float,
+                 back: float = 0.35) -> list[int]:
+    """Cuts after which the picture comes back within ``max_s`` seconds: a flash, a strobe or
+    something passing in front of the lens, not a new shot. The 8x8 colour grid of the frame
+    before the cut is compared with the analysed frames up to ``max_s`` after it; a cut is
+    dropped when one of them is within ``back`` x the jump itself."""
+    if not cuts or len(idx) < 2 or max_s <= 0:
+        return cuts
+    g = grids.astype(np.float32)
+    horizon = max(1, int(round(max_s * fps)))
+    out = []
+    for c in cuts:
+        kb = int(np.searchsorted(idx, c, side="left"))
+        ka = kb - 1
+        if ka < 0 or kb >= len(idx):
+            out.append(c)
+            continue
+        jump = float(np.mean(np.abs(g[kb] - g[ka])))
+        k_end = int(np.searchsorted(idx, c + horizon, side="right"))
+        later = g[kb + 1:k_end]
+        if jump > 0 and len(later) and float(np.min(np.mean(np.abs(later - g[ka]), axis=1))) <= back * jump:
+            continue
+        out.append(c)
+    return out
 
 
 def merge_cuts(cuts: list[int], trans: list[Transition], tol: int = 2) -> list[int]:

@@ -75,6 +75,7 @@ class TransitionParams:
     fade_depth: float = 0.35  # ... and at most this fraction of both shots' luma
     fade_min_level: float = 35.0  # shots darker than this cannot fade "to black"
     fade_context_s: float = 0.5
+    flash_max_s: float = 0.4  # a cut whose picture comes back within this is a flash (cutdetect.drop_flashes)
 
 
 @dataclass(frozen=True)
