@@ -3,6 +3,7 @@
     python benchmarks/bench_cuts.py [--video X.mp4 --cuts 150,300,...] [--seconds 60] [--repeat 3] [--motion 8]
     python benchmarks/bench_cuts.py --long-minutes 15      # + peak RSS on a 15-minute 720p video
     python benchmarks/bench_cuts.py --table [--repeat 3]   # detector x video type (cuts, dissolves, fades)
+    python benchmarks/bench_cuts.py --real CACHE [--transnet] [-v]  # real footage: F1 by kind vs CPU-s/min
 
 Speed mode (default). Without --video it synthesises a 720p30 H.264 video of `--seconds`
 seconds made of 5-second segments from different ffmpeg sources (hard cuts at known frames;
@@ -27,6 +28,13 @@ detector x video table: F1, wall, frames/s, ratio vs the scenedetect CLI. A tran
 when a detected cut lies inside its span +-2 frames; several detections inside one span count
 once (TransNetV2 marks both ends of a dissolve) and detections outside every span are false
 positives. TransNetV2 (CPU, ~30 frames/s) is timed once per video, the others `--repeat` times.
+
+--real CACHE builds the real-footage cases of benchmarks/cuts_real.py (Debian-package footage
+of benchmarks/eval/footage.py edited with ffmpeg: xfade dissolves/fades/wipes, hard cuts incl.
+similar-looking and dark ones, static-camera jump cuts, single-shot negatives) into CACHE and
+prints F1 by kind (hard / gradual, recall per kind), false positives, the clip spans that would
+contain transition frames, and CPU seconds (user+sys of this process) per video minute for
+each detector, with the ratio to the old default (adaptive, transitions off).
 """
 
 from __future__ import annotations

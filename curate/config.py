@@ -163,8 +163,9 @@ class CutsConfig(Section):
     )
     transition_ratio: float = Field(
         1.5, gt=1,
-        description="Gradual transitions: the change across a transition must be this many times the change over the "
-        "same time just before and just after it (motion, pans and drifts change at the same rate throughout).",
+        description="Gradual transitions: a candidate's change must be this many times the change over the same time "
+        "just before and just after it (motion, pans and drifts change at the same rate throughout); candidates then "
+        "pass shape tests that tell an edit from motion (curate/transitions.py).",
     )
     transnet_threshold: float = Field(0.5, gt=0, lt=1, description="TransNetV2 transition probability threshold.")
     device: str = Field("cpu", description="Torch device for transnetv2 (cpu, cuda, cuda:1, auto).")
