@@ -61,8 +61,10 @@ fall back to the exact full decode (:func:`detect_exact`).
 4. **Gradual transitions and flashes** (``transitions``, on by default): every coarse frame
    also gives an 8x8 BGR grid (192 bytes) and the standard deviation of its V channel; after
    the pass :mod:`curate.transitions` finds dissolves, fades and wipes on them (no further
-   decoding) and :func:`drop_flashes` drops cuts whose picture comes back within 0.4 s. Cuts
-   inside a transition are dropped: a transition is one interval, not two cuts.
+   decoding), :func:`curate.transitions.jump_cuts` adds static-camera jump cuts (a clean,
+   persistent step in part of the grid that the whole-frame content score averages away) and
+   :func:`drop_flashes` drops cuts whose picture comes back within 0.4 s. Cuts inside a
+   transition are dropped: a transition is one interval, not two cuts (see :func:`finish`).
 
 Memory: streaming; the only per-frame state is one int64 timestamp per frame plus one float per
 decoded frame (~20 bytes/frame, ~6 MB for a 3-hour 30 fps video) plus one float per refined
@@ -88,7 +90,7 @@ from av.video.reformatter import Interpolation, VideoReformatter
 
 from curate.media import decode_failure, open_video, scaled_size, worker_cpus
 from curate.stage import StageError
-from curate.transitions import DESC_BYTES, Transition, TransitionParams, grid, spread
+from curate.transitions import DESC_BYTES, Transition, TransitionParams, grid, jump_cuts, spread
 from curate.transitions import detect as detect_transitions
 
 log = logging.getLogger("curate")
@@ -652,8 +654,21 @@ def detect_shots_fast(path: str, p: Params, fps: float,
     cuts = [c for c in cuts if 0 < c < n]
     trans: list[Transition] = []
     if p.transitions and fps > 0 and len(grids) == len(idx):
-        cuts = drop_flashes(cuts, idx, grids, fps, p.transition.flash_max_s)
-        trans = detect_transitions(idx, grids, spreads, fps, n, p.transition)
+        return finish(cuts, idx, grids, spreads, fps, n, p.min_scene_len, p.transition)
+    return cuts, trans, n
+
+
+def finish(cuts: list[int], idx: np.ndarray, grids: np.ndarray, spreads: np.ndarray, fps: float, n: int,
+           min_scene_len: int, tp: TransitionParams) -> tuple[list[int], list[Transition], int]:
+    """The grid-based steps after the cut detector: static-camera jump cuts added (not within
+    ``min_scene_len`` of a cut), flashes dropped, gradual transitions found and the cuts inside
+    them dropped."""
+    jumps = [j for j in jump_cuts(idx, grids, fps, tp) if 0 < j < n]
+    if jumps:
+        cuts = sorted(cuts + [j for j in _min_len(jumps, min_scene_len)
+                              if all(abs(j - c) >= min_scene_len for c in cuts)])
+    cuts = drop_flashes(cuts, idx, grids, fps, tp.flash_max_s)
+    trans = detect_transitions(idx, grids, spreads, fps, n, tp)
     return merge_cuts(cuts, trans), trans, n
 
 

@@ -76,6 +76,10 @@ class TransitionParams:
     fade_depth: float = 0.35  # ... and at most this fraction of both shots' luma
     fade_min_level: float = 35.0  # shots darker than this cannot fade "to black"
     fade_context_s: float = 0.5
+    jump_window_s: float = 0.5  # static-camera jump cuts (jump_cuts)
+    jump_min: float = 1.0
+    jump_ratio: float = 6.0
+    jump_static: float = 12.0
     flash_max_s: float = 0.4  # a cut whose picture comes back within this is a flash (cutdetect.drop_flashes)
 
 
@@ -301,3 +305,51 @@ def _kind(seg: np.ndarray, A: np.ndarray, B: np.ndarray) -> str:
     if float(np.mean((prog < 0.15) | (prog > 0.85))) > 0.5:
         return "wipe"
     return "gradual"
+
+
+def jump_cuts(idx: np.ndarray, desc: np.ndarray, fps: float, p: TransitionParams = TransitionParams()) -> list[int]:
+    """Hard cuts the content score misses because most of the picture stays: a static camera
+    whose subjects jump (the same street, the people elsewhere).
+
+    At each analysed frame ``t`` the mean grids of the ``jump_window_s`` before and after are
+    compared cell by cell. A cell counts when it steps -- the change between the two means
+    and the change between the two frames either side of ``t`` are both well above the cell's
+    own frame-to-frame jitter inside the windows. The score (mean over cells of the clean step)
+    must reach ``jump_min`` and ``jump_ratio`` x the largest score within three windows (other
+    than the step's own window: walking people and drifting light step everywhere alike), and
+    the median cell must change by at most ``jump_static`` between the two frames (most of the
+    picture stays: a moving camera's changes are left to the content score). Returns the first
+    analysed frame after each jump."""
+    m = len(idx)
+    if m < 6 or fps <= 0:
+        return []
+    g = desc.astype(np.float32)
+    idx = np.asarray(idx, dtype=np.int64)
+    w = max(2, int(round(p.jump_window_s * fps)))
+    cs = np.vstack([np.zeros((1, g.shape[1]), np.float32), np.cumsum(g, axis=0)])
+    step = np.zeros_like(g)
+    step[1:] = np.abs(np.diff(g, axis=0))
+    cst = np.vstack([np.zeros((1, g.shape[1]), np.float32), np.cumsum(step, axis=0)])
+    lo = np.searchsorted(idx, idx - w, side="left")  # window before: positions lo..k-1
+    hi = np.searchsorted(idx, idx + w, side="left")  # window after: positions k..hi-1
+    k = np.arange(m)
+    ok = (k - lo >= 2) & (hi - k >= 2)
+    z = np.zeros(m, np.float32)
+    med = np.full(m, np.inf, np.float32)
+    for j in np.nonzero(ok)[0]:
+        a, b = int(lo[j]), int(hi[j])
+        m1 = (cs[j] - cs[a]) / (j - a)
+        m2 = (cs[b] - cs[j]) / (b - j)
+        # jitter: mean frame-to-frame change inside each window (steps a+1..j-1 and j+1..b-1)
+        v1 = (cst[j] - cst[a + 1]) / max(1, j - a - 1)
+        v2 = (cst[b] - cst[j + 1]) / max(1, b - j - 1)
+        clean = np.minimum(np.abs(m2 - m1), step[j]) - 2.0 * (v1 + v2) - 2.0
+        z[j] = float(np.maximum(clean, 0.0).mean())
+        med[j] = float(np.median(step[j]))
+    out = []
+    for j in np.nonzero(z >= p.jump_min)[0]:
+        near = (np.abs(idx - idx[j]) <= 3 * w) & (np.abs(idx - idx[j]) >= w)
+        base = float(z[near].max()) if near.any() else 0.0
+        if z[j] >= p.jump_ratio * (base + 0.05) and med[j] <= p.jump_static:
+            out.append(int(idx[j]))
+    return out

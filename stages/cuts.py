@@ -26,12 +26,11 @@ import numpy as np
 from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode
 
 from curate.config import CutsConfig
-from curate.cutdetect import Fallback, Stats, detect_shots_fast, drop_flashes, merge_cuts, params_from
+from curate.cutdetect import Fallback, Stats, detect_shots_fast, finish, params_from
 from curate.media import iter_frames
 from curate.schemas import VIDEOS
 from curate.stage import RowStage, StageError
 from curate.transitions import Transition, grid, spread
-from curate.transitions import detect as detect_transitions
 
 
 def make_detector(cfg: CutsConfig):
@@ -101,11 +100,9 @@ def detect_exact(path: str, fps: float, cfg: CutsConfig) -> tuple[list[int], lis
     cuts = sorted({c for c in cuts if 0 < c < n})
     trans: list[Transition] = []
     if want_grids and grids:
-        tp = params_from(cfg).transition
-        cuts = drop_flashes(cuts, np.arange(len(grids)), np.stack(grids), float(fps), tp.flash_max_s)
-        trans = detect_transitions(np.arange(len(grids)), np.stack(grids), np.array(spreads), float(fps), n,
-                                   params_from(cfg).transition)
-    return merge_cuts(cuts, trans), trans, n
+        return finish(cuts, np.arange(len(grids)), np.stack(grids), np.array(spreads), float(fps), n,
+                      cfg.min_scene_len, params_from(cfg).transition)
+    return cuts, trans, n
 
 
 class Cuts(RowStage):
