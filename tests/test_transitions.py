@@ -126,3 +126,47 @@ def test_transnet_runs_become_transitions():
     assert cuts == [30] and [(t.start, t.end, t.kind) for t in trans] == [(60, 69, "gradual")]
     assert probs_to_cuts(p) == [30, 60, 70]  # the old two-cut form (transitions off)
     assert probs_to_shots(p, transitions=False) == ([30, 60, 70], [])
+
+
+@pytest.fixture(scope="module")
+def static_jump(samples, tmp_path_factory):
+    """A static shot (one bikes.mp4 frame held 4 s) in which a patch of another bikes frame (a
+    'subject') walks right; with ``jump`` it is elsewhere from 2 s on: a static-camera jump cut."""
+    d = tmp_path_factory.mktemp("jump")
+    src = samples["bikes"].path
+    out = {}
+    for name, x in [("jump", "if(lt(t,2),60+12*t,330+12*t)"), ("walk", "60+12*t")]:
+        path = str(d / f"{name}.mp4")
+        graph = ("[0:v]trim=start_frame=100:end_frame=101,loop=loop=99:size=1:start=0,setpts=N/25/TB,fps=25[bg];"
+                 "[1:v]trim=start_frame=40:end_frame=41,crop=70:110:300:100,loop=loop=99:size=1:start=0,"
+                 "setpts=N/25/TB,fps=25[fg];"
+                 f"[bg][fg]overlay=x='{x}':y=120:eval=frame,noise=alls=6:allf=t,format=yuv420p[v]")
+        run_ffmpeg(["-i", src, "-i", src, "-filter_complex", graph, "-map", "[v]", "-frames:v", "100",
+                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-r", "25", path])
+        out[name] = path
+    return out
+
+
+@pytest.mark.parametrize("decode", ["fast", "exact"])
+def test_static_camera_jump_cut(static_jump, decode):
+    cuts, trans, n = detect_shots(static_jump["jump"], 25.0, CutsConfig(decode=decode))
+    assert n == 100 and trans == []
+    assert len(cuts) == 1 and abs(cuts[0] - 50) <= 2, cuts
+    # the same subject walking without the jump: no cut
+    cuts, trans, _ = detect_shots(static_jump["walk"], 25.0, CutsConfig(decode=decode))
+    assert cuts == [] and trans == [], (cuts, trans)
+    # the old detector alone misses the jump (the content score averages it away)
+    cuts, _, _ = detect_shots(static_jump["jump"], 25.0, CutsConfig(decode=decode, transitions=False))
+    assert cuts == []
+
+
+def test_flash_is_not_a_cut(samples, tmp_path):
+    """Two camera-flash-like bright frames inside one bikes shot: the picture comes back, no cut."""
+    path = str(tmp_path / "flash.mp4")
+    run_ffmpeg(["-ss", str(SHOT_2[0]), "-t", f"{SHOT_2[1] - SHOT_2[0]:.2f}", "-i", samples["bikes"].path,
+                "-vf", "eq=brightness=0.5:enable='between(t,0.8,0.88)+between(t,1.6,1.9)'",
+                "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", path])
+    old, _, _ = detect_shots(path, 25.0, CutsConfig(transitions=False))
+    assert old, "the adaptive detector alone fires on the flash (else this test shows nothing)"
+    cuts, trans, _ = detect_shots(path, 25.0, CutsConfig())
+    assert cuts == [] and trans == [], (cuts, trans)
