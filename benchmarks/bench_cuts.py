@@ -3,6 +3,7 @@
     python benchmarks/bench_cuts.py [--video X.mp4 --cuts 150,300,...] [--seconds 60] [--repeat 3] [--motion 8]
     python benchmarks/bench_cuts.py --long-minutes 15      # + peak RSS on a 15-minute 720p video
     python benchmarks/bench_cuts.py --table [--repeat 3]   # detector x video type (cuts, dissolves, fades)
+    python benchmarks/bench_cuts.py --real CACHE [--transnet] [-v]  # real footage: F1 by kind vs CPU-s/min
 
 Speed mode (default). Without --video it synthesises a 720p30 H.264 video of `--seconds`
 seconds made of 5-second segments from different ffmpeg sources (hard cuts at known frames;
@@ -27,6 +28,13 @@ detector x video table: F1, wall, frames/s, ratio vs the scenedetect CLI. A tran
 when a detected cut lies inside its span +-2 frames; several detections inside one span count
 once (TransNetV2 marks both ends of a dissolve) and detections outside every span are false
 positives. TransNetV2 (CPU, ~30 frames/s) is timed once per video, the others `--repeat` times.
+
+--real CACHE builds the real-footage cases of benchmarks/cuts_real.py (Debian-package footage
+of benchmarks/eval/footage.py edited with ffmpeg: xfade dissolves/fades/wipes, hard cuts incl.
+similar-looking and dark ones, static-camera jump cuts, single-shot negatives) into CACHE and
+prints F1 by kind (hard / gradual, recall per kind), false positives, the clip spans that would
+contain transition frames, and CPU seconds (user+sys of this process) per video minute for
+each detector, with the ratio to the old default (adaptive, transitions off).
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ import time
 from curate.config import CutsConfig
 from curate.cutdetect import Stats
 from curate.media import ffmpeg_exe, run_ffmpeg
-from curate.stages.cuts import detect_cuts
+from curate.stages.cuts import detect_shots
 
 SOURCES = ["testsrc2", "mandelbrot", "smptehdbars", "life=ratio=0.3:mold=10:s=320x180", "rgbtestsrc",
            "cellauto=rule=110:s=320x180", "testsrc", "yuvtestsrc", "pal100bars", "allrgb"]
@@ -159,7 +167,9 @@ def scenedetect_cli(path: str, tmp: str) -> tuple[float, list[int]]:
 def ours(path: str, fps: float, name: str = "", **cfg) -> tuple[float, list[int], int, Stats]:
     st = Stats()
     t0, c0 = time.perf_counter(), time.process_time()
-    cuts, n = detect_cuts(path, fps, CutsConfig(**cfg), st)
+    cuts, trans, n = detect_shots(path, fps, CutsConfig(**cfg), st)
+    # the span-based F1 of these modes takes one frame per event: a transition counts at its middle
+    cuts = sorted(cuts + [(t.start + t.end) // 2 for t in trans])
     if name:
         CPU.setdefault(name, []).append(time.process_time() - c0)
     return time.perf_counter() - t0, cuts, n, st
@@ -344,6 +354,75 @@ def table(repeat: int, tmp: str) -> None:
         print(f"| {label} | {d} | {f:.3f} | {t:.2f} s | {fs:.0f} | {r:.2f} |")
 
 
+def real(cache: str, repeat: int, transnet: bool, only: list[str] | None, verbose: bool) -> None:
+    """F1 by kind vs CPU-s per video minute on the real-footage cases (benchmarks/cuts_real.py)."""
+    import resource
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from cuts_real import GRADUAL_KINDS, HARD_KINDS, Score, build_all, score
+
+    from curate.config import ClipsConfig
+    from curate.stages.clips import compute_spans
+    from curate.stages.cuts import detect_shots
+
+    cases = build_all(cache)
+    minutes = sum(c.num_frames / c.fps for c in cases) / 60
+    dets = {
+        "adaptive (fast), transitions off: the old default": dict(detector="adaptive", transitions=False),
+        "content (fast), transitions off": dict(detector="content", transitions=False),
+        "**adaptive (fast) + grid transitions: the default**": dict(detector="adaptive"),
+        "content (fast) + grid transitions": dict(detector="content"),
+        "adaptive (exact) + grid transitions": dict(detector="adaptive", decode="exact"),
+    }
+    if transnet and load_transnet():
+        dets["transnetv2 (CPU), runs as two cuts: the old output"] = dict(detector="transnetv2", transitions=False)
+        dets["transnetv2 (CPU), runs as transitions"] = dict(detector="transnetv2")
+    for extra in os.environ.get("BENCH_CUTS_EXTRA", "").split(";"):  # dev: "label=json"
+        if extra:
+            k, v = extra.split("=", 1)
+            dets[k] = json.loads(v)
+    if only:
+        dets = {k: v for k, v in dets.items() if any(o in k for o in only)}
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    rows = []
+    for label, kw in dets.items():
+        cfg = CutsConfig(**kw)
+        total, cpus = Score(), []
+        for rep in range(1 if kw["detector"] == "transnetv2" else repeat):
+            t_cpu = 0.0
+            for c in cases:
+                t0 = cpu()
+                cuts, trans, n = detect_shots(c.path, c.fps, cfg)
+                t_cpu += cpu() - t0
+                if rep == 0:
+                    spans = compute_spans(cuts, n, c.fps, ClipsConfig(), [t.as_dict() for t in trans])
+                    sc = score(c, cuts, [(t.start, t.end) for t in trans], spans=[(s.start, s.end) for s in spans])
+                    total.add(sc)
+                    if verbose and (sc.fn or sc.fp_cuts or sc.fp_trans or sc.bad_clips):
+                        print(f"  {label[:30]} {c.name}: gt cuts {c.cuts} trans {c.transitions}; found cuts {cuts} "
+                              f"trans {[(t.start, t.end, t.kind) for t in trans]}; fn {sc.fn} bad clips {sc.bad_clips}")
+            cpus.append(t_cpu)
+        fp_h, fp_g = total.fp_cuts, total.fp_trans
+        rows.append((label, total.f1(HARD_KINDS + GRADUAL_KINDS, fp_h + fp_g), total.f1(HARD_KINDS, fp_h),
+                     total.f1(GRADUAL_KINDS, fp_g), total, statistics.median(cpus) / minutes))
+        print(f"  {label}: done", flush=True)
+    load = os.getloadavg()
+    print(f"\n{len(cases)} cases, {minutes:.2f} video minutes; CPU = user+sys of this process (median of "
+          f"{repeat} runs; TransNetV2 one run, model loaded beforehand); load avg {load[0]:.1f}/{load[1]:.1f}")
+    base = rows[0][5]
+    print("| detector | F1 all | F1 hard | F1 gradual | cut | similar | dark | jump | dissolve | fade | wipe "
+          "| FP cuts / FP transitions (negatives) | clips with transition frames | CPU-s / video-min | vs old default |")
+    print("|---|" + "---|" * 14)
+    for label, fa, fh, fg, t, c in rows:
+        rec = " | ".join(t.recall(k) for k in HARD_KINDS + GRADUAL_KINDS)
+        print(f"| {label} | {fa:.3f} | {fh:.3f} | {fg:.3f} | {rec} | {t.fp_cuts} / {t.fp_trans} ({t.fp_neg}) | "
+              f"{t.bad_clips} of {t.clips} | {c:.2f} | {c / base:.2f}x |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--video")
@@ -355,9 +434,15 @@ def main() -> int:
     ap.add_argument("--transnet", action="store_true", help="speed mode: also time TransNetV2 (one run)")
     ap.add_argument("--long-minutes", type=int, default=0, help="also measure peak RSS on a video this long")
     ap.add_argument("--table", action="store_true", help="detector x transition-type table instead of speed mode")
+    ap.add_argument("--real", metavar="CACHE", help="real-footage cases (built into CACHE): F1 by kind vs CPU")
+    ap.add_argument("--only", help="--real: comma-separated substrings of the detector rows to run")
+    ap.add_argument("-v", "--verbose", action="store_true", help="--real: print every case with an error")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp()
     try:
+        if a.real:
+            real(a.real, a.repeat, a.transnet, a.only.split(",") if a.only else None, a.verbose)
+            return 0
         if a.table:
             table(a.repeat, tmp)
             return 0

@@ -150,6 +150,23 @@ class CutsConfig(Section):
         "parallel instead; outside Ray, the process's CPU affinity). exact/transnetv2: FFmpeg decoder threads "
         "(0 = FFmpeg default).",
     )
+    transitions: bool = Field(
+        True,
+        description="Detect gradual transitions (dissolves, fades, wipes) as intervals (videos.transitions); clips "
+        "exclude their frames. adaptive/content: from an 8x8 colour grid of the frames the cut detector decodes anyway "
+        "(curate/transitions.py, ~no extra decode); transnetv2: its multi-frame runs.",
+    )
+    transition_min_change: float = Field(
+        20.0, gt=0,
+        description="Gradual transitions: minimum colour-grid change (mean |dBGR|, 0-255) between the frames either "
+        "side of a transition.",
+    )
+    transition_ratio: float = Field(
+        1.5, gt=1,
+        description="Gradual transitions: a candidate's change must be this many times the change over the same time "
+        "just before and just after it (motion, pans and drifts change at the same rate throughout); candidates then "
+        "pass shape tests that tell an edit from motion (curate/transitions.py).",
+    )
     transnet_threshold: float = Field(0.5, gt=0, lt=1, description="TransNetV2 transition probability threshold.")
     device: str = Field("cpu", description="Torch device for transnetv2 (cpu, cuda, cuda:1, auto).")
 

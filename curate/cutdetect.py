@@ -58,9 +58,19 @@ H.264/HEVC/MPEG-4/VP9/AV1). ``skip_loop_filter`` is honoured by H.264 and HEVC o
 Videos whose packets lack timestamps, or whose decoded timestamps do not match their packets,
 fall back to the exact full decode (:func:`detect_exact`).
 
+4. **Gradual transitions and flashes** (``transitions``, on by default): every coarse frame
+   also gives an 8x8 BGR grid (192 bytes) and the standard deviation of its V channel; after
+   the pass :mod:`curate.transitions` finds dissolves, fades and wipes on them (no further
+   decoding), :func:`curate.transitions.jump_cuts` adds static-camera jump cuts (a clean,
+   persistent step in part of the grid that the whole-frame content score averages away) and
+   :func:`drop_flashes` drops cuts whose picture comes back within 0.4 s. Cuts inside a
+   transition are dropped: a transition is one interval, not two cuts (see :func:`finish`).
+
 Memory: streaming; the only per-frame state is one int64 timestamp per frame plus one float per
 decoded frame (~20 bytes/frame, ~6 MB for a 3-hour 30 fps video) plus one float per refined
-frame; the refinement scores its windows streaming, holding one small HSV frame.
+frame; the refinement scores its windows streaming, holding one small HSV frame. With
+``transitions`` on, each decoded frame adds 196 bytes (its grid and spread): ~120 KB per
+minute of 30 fps H.264, ~22 MB for a 3-hour video.
 """
 
 from __future__ import annotations
@@ -80,6 +90,8 @@ from av.video.reformatter import Interpolation, VideoReformatter
 
 from curate.media import decode_failure, open_video, scaled_size, worker_cpus
 from curate.stage import StageError
+from curate.transitions import DESC_BYTES, Transition, TransitionParams, grid, jump_cuts, spread
+from curate.transitions import detect as detect_transitions
 
 log = logging.getLogger("curate")
 
@@ -109,6 +121,8 @@ class Params:
     coarse_gate: float = 0.5
     skip_loop_filter: bool = False
     threads: int = 0
+    transitions: bool = True  # gradual transitions from the coarse frames' 8x8 grids (curate/transitions.py)
+    transition: TransitionParams = field(default_factory=TransitionParams)
 
 
 @dataclass
@@ -138,13 +152,16 @@ class _Scaler:
         self.size: tuple[int, int] | None = None
         self._r = VideoReformatter()
 
-    def hsv(self, frame: av.VideoFrame) -> np.ndarray:
+    def bgr(self, frame: av.VideoFrame) -> np.ndarray:
         if self.size is None:
             self.size = scaled_size(frame.width, frame.height, self.width)
         w, h = self.size
         small = self._r.reformat(frame, width=w, height=h, format="bgr24",
                                  interpolation=Interpolation.FAST_BILINEAR, threads=1)
-        return cv2.cvtColor(small.to_ndarray(), cv2.COLOR_BGR2HSV)
+        return small.to_ndarray()
+
+    def hsv(self, frame: av.VideoFrame) -> np.ndarray:
+        return cv2.cvtColor(self.bgr(frame), cv2.COLOR_BGR2HSV)
 
 
 def content_score(prev: np.ndarray, cur: np.ndarray) -> float:
@@ -172,6 +189,8 @@ class _Segment:
     keys: array = field(default_factory=lambda: array("q"))  # keyframe packets' pts
     c_pts: array = field(default_factory=lambda: array("q"))  # decoded frames' pts
     c_score: array = field(default_factory=lambda: array("d"))  # vs. the previous decoded frame
+    grids: bytearray = field(default_factory=bytearray)  # 8x8 BGR grid per decoded frame (transitions)
+    spread: array = field(default_factory=lambda: array("f"))  # std of V per decoded frame (transitions)
     first: np.ndarray | None = None  # HSV of the first / last decoded frame, for stitching
     last: np.ndarray | None = None
 
@@ -219,7 +238,11 @@ def _coarse_segment(path: str, p: Params, start: int | None, stop: int | None,
                 raise Fallback("decoded frame without pts")
             if start is not None and frame.pts < start:
                 return
-            cur = scaler.hsv(frame)
+            small = scaler.bgr(frame)
+            cur = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+            if p.transitions:
+                seg.grids += grid(small).tobytes()
+                seg.spread.append(spread(cur))
             seg.c_pts.append(frame.pts)
             seg.c_score.append(0.0 if seg.last is None else content_score(seg.last, cur))
             if seg.first is None:
@@ -291,7 +314,9 @@ def _schedule(points: list[tuple[int, int]], file_size: int) -> list[int]:
 
 
 def _coarse_pass(path: str, p: Params, st: Stats):
-    """Decode reference frames only; return (sorted pts, keyframe pts, coarse idx, coarse scores).
+    """Decode reference frames only; return (sorted pts, keyframe pts, coarse idx, coarse scores,
+    8x8 grids and V spreads of the decoded frames (decoded x 192 uint8 and decoded float32; empty
+    when ``p.transitions`` is off)).
 
     ``p.threads`` is already resolved (>= 1, see :func:`detect_fast`). With more than 1 the
     video is split at keyframes into about 4 segments per thread, decoded at once by
@@ -327,8 +352,11 @@ def _coarse_pass(path: str, p: Params, st: Stats):
     st.segments = len(segs)
 
     pts_all, keys, c_pts, c_score = array("q"), array("q"), array("q"), array("d")
+    grids, spreads = bytearray(), array("f")
     prev_last = None
     for seg in segs:
+        grids += seg.grids
+        spreads.extend(seg.spread)
         if seg.c_pts:
             scores = array("d", seg.c_score)
             if prev_last is not None:
@@ -349,7 +377,9 @@ def _coarse_pass(path: str, p: Params, st: Stats):
         raise Fallback("decoded frames out of order")
     st.frames = len(sorted_pts)
     st.decoded_coarse = decoded
-    return sorted_pts, np.sort(np.frombuffer(keys, dtype=np.int64)), idx, np.frombuffer(c_score, dtype=np.float64)
+    g = np.frombuffer(bytes(grids), dtype=np.uint8).reshape(-1, DESC_BYTES)
+    return (sorted_pts, np.sort(np.frombuffer(keys, dtype=np.int64)), idx,
+            np.frombuffer(c_score, dtype=np.float64), g, np.frombuffer(spreads, dtype=np.float32))
 
 
 class _ExactDecoder:
@@ -561,9 +591,19 @@ def _min_len(events: list[int], length: int) -> list[int]:
 
 def detect_fast(path: str, p: Params, st: Stats | None = None) -> tuple[list[int], int]:
     """(cut frames, frame count) with the coarse + exact-refinement scheme (module docstring)."""
+    cuts, _, n = detect_shots_fast(path, p, 0.0, st)
+    return cuts, n
+
+
+def detect_shots_fast(path: str, p: Params, fps: float,
+                      st: Stats | None = None) -> tuple[list[int], list[Transition], int]:
+    """(hard-cut frames, gradual transitions, frame count): the cut detector of
+    :func:`detect_fast` plus, when ``p.transitions`` and ``fps`` > 0, gradual transitions from
+    the coarse frames' grids (:mod:`curate.transitions`); cuts inside a transition (+-2 frames)
+    are dropped, so a transition is one interval and never also a cut."""
     st = st if st is not None else Stats()
     p = replace(p, threads=p.threads or worker_cpus())  # 0 = the CPUs this worker holds
-    sorted_pts, keys, idx, s = _coarse_pass(path, p, st)
+    sorted_pts, keys, idx, s, grids, spreads = _coarse_pass(path, p, st)
     n = len(sorted_pts)
     w = p.window_width
     adaptive = p.detector == "adaptive"
@@ -611,7 +651,56 @@ def detect_fast(path: str, p: Params, st: Stats | None = None) -> tuple[list[int
     else:
         events += [t for t in targets if exact_scores.get(t, 0.0) >= p.threshold]
         cuts = flash_merge(events, n, p.min_scene_len)
-    return [c for c in cuts if 0 < c < n], n
+    cuts = [c for c in cuts if 0 < c < n]
+    trans: list[Transition] = []
+    if p.transitions and fps > 0 and len(grids) == len(idx):
+        return finish(cuts, idx, grids, spreads, fps, n, p.min_scene_len, p.transition)
+    return cuts, trans, n
+
+
+def finish(cuts: list[int], idx: np.ndarray, grids: np.ndarray, spreads: np.ndarray, fps: float, n: int,
+           min_scene_len: int, tp: TransitionParams) -> tuple[list[int], list[Transition], int]:
+    """The grid-based steps after the cut detector: static-camera jump cuts added (not within
+    ``min_scene_len`` of a cut), flashes dropped, gradual transitions found and the cuts inside
+    them dropped."""
+    jumps = [j for j in jump_cuts(idx, grids, fps, tp) if 0 < j < n]
+    if jumps:
+        cuts = sorted(cuts + [j for j in _min_len(jumps, min_scene_len)
+                              if all(abs(j - c) >= min_scene_len for c in cuts)])
+    cuts = drop_flashes(cuts, idx, grids, fps, tp.flash_max_s)
+    trans = detect_transitions(idx, grids, spreads, fps, n, tp)
+    return merge_cuts(cuts, trans), trans, n
+
+
+def drop_flashes(cuts: list[int], idx: np.ndarray, grids: np.ndarray, fps: float, max_s: float,
+                 back: float = 0.35) -> list[int]:
+    """Cuts after which the picture comes back within ``max_s`` seconds: a flash, a strobe or
+    something passing in front of the lens, not a new shot. The 8x8 colour grid of the frame
+    before the cut is compared with the analysed frames up to ``max_s`` after it; a cut is
+    dropped when one of them is within ``back`` x the jump itself."""
+    if not cuts or len(idx) < 2 or max_s <= 0:
+        return cuts
+    g = grids.astype(np.float32)
+    horizon = max(1, int(round(max_s * fps)))
+    out = []
+    for c in cuts:
+        kb = int(np.searchsorted(idx, c, side="left"))
+        ka = kb - 1
+        if ka < 0 or kb >= len(idx):
+            out.append(c)
+            continue
+        jump = float(np.mean(np.abs(g[kb] - g[ka])))
+        k_end = int(np.searchsorted(idx, c + horizon, side="right"))
+        later = g[kb + 1:k_end]
+        if jump > 0 and len(later) and float(np.min(np.mean(np.abs(later - g[ka]), axis=1))) <= back * jump:
+            continue
+        out.append(c)
+    return out
+
+
+def merge_cuts(cuts: list[int], trans: list[Transition], tol: int = 2) -> list[int]:
+    """Hard cuts that do not fall inside a gradual transition (+-``tol`` frames)."""
+    return [c for c in cuts if not any(t.start - tol <= c <= t.end + tol + 1 for t in trans)]
 
 
 def params_from(cfg) -> Params:
@@ -619,7 +708,8 @@ def params_from(cfg) -> Params:
         detector=cfg.detector, threshold=cfg.threshold, adaptive_threshold=cfg.adaptive_threshold,
         min_content_val=cfg.min_content_val, window_width=cfg.window_width, min_scene_len=cfg.min_scene_len,
         analysis_width=cfg.analysis_width, coarse_gate=cfg.coarse_gate, skip_loop_filter=cfg.skip_loop_filter,
-        threads=cfg.threads,
+        threads=cfg.threads, transitions=cfg.transitions,
+        transition=TransitionParams(min_change=cfg.transition_min_change, ratio=cfg.transition_ratio),
     )
 
 

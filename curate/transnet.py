@@ -6,10 +6,12 @@ model in overlapping 100-frame windows (step 50, the model's own scheme) without
 video in memory: only ~150 tiny frames are buffered.
 
 Per-frame transition probabilities become cuts as follows: a run of frames above the
-threshold [a, b] is a transition. A one-frame run (a hard cut: TransNetV2 marks the last frame
-of the outgoing shot) gives one cut at a + 1. A longer run (dissolve, fade, wipe) gives two
-cuts, at a and b + 1, so the transition frames form their own short "shot" that
-``clips.min_s`` drops instead of bleeding into the neighbouring clips.
+threshold [a, b] is a transition. A run of one or two frames (a hard cut: TransNetV2 marks the
+last frame of the outgoing shot, sometimes also the first of the next) gives one cut at a + 1.
+A longer run (dissolve, fade, wipe) is one gradual transition [a, b] (kind ``gradual``: the
+model does not say which), so the clips stage leaves its frames out; with
+``transitions=False`` it gives two cuts, at a and b + 1, as before (the transition frames
+then form their own short "shot").
 """
 
 from __future__ import annotations
@@ -84,8 +86,37 @@ def predict(frames: Iterable[np.ndarray], device: str = "cpu", batch: int = 8) -
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
+def probs_to_shots(probs: np.ndarray, threshold: float = 0.5, transitions: bool = True):
+    """(hard-cut frames, gradual transitions) from per-frame probabilities (module docstring)."""
+    from curate.transitions import Transition
+
+    if not transitions:
+        return probs_to_cuts(probs, threshold), []
+    cuts: list[int] = []
+    trans: list[Transition] = []
+    for a, b in _runs(probs > threshold):
+        if b - a <= 1:
+            cuts.append(a + 1)
+        else:
+            trans.append(Transition(a, b, "gradual"))
+    return [c for c in cuts if 0 < c < len(probs)], trans
+
+
+def _runs(above: np.ndarray):
+    i, n = 0, len(above)
+    while i < n:
+        if not above[i]:
+            i += 1
+            continue
+        a = i
+        while i < n and above[i]:
+            i += 1
+        yield a, i - 1
+
+
 def probs_to_cuts(probs: np.ndarray, threshold: float = 0.5) -> list[int]:
-    """Shot-start frames from per-frame transition probabilities (see module docstring)."""
+    """Shot-start frames from per-frame transition probabilities, a multi-frame run giving
+    two cuts (its ends; see module docstring)."""
     above = probs > threshold
     cuts: list[int] = []
     i, n = 0, len(probs)

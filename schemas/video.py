@@ -33,7 +33,13 @@ VIDEO_FIELDS: list[pa.Field] = [
           "a frame (a rate change, or gaps). Clips of such videos are resampled to a constant rate (clips.fps) and "
           "their start_s/end_s are the frames' real timestamps."),
     field("cut_detector", pa.string(), "Detector that produced `cut_frames` (content | adaptive | transnetv2)."),
-    field("cut_frames", pa.list_(pa.int64()), "Frame indices where a new shot starts (0-based, excluding frame 0)."),
+    field("cut_frames", pa.list_(pa.int64()),
+          "Frame indices where a new shot starts after a HARD cut (0-based, excluding frame 0). Gradual transitions "
+          "are not listed here but in `transitions`."),
+    field("transitions", pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), ("kind", pa.string())])),
+          "Gradual transitions: frames start..end (inclusive, 0-based) are blended frames between two shots; kind = "
+          "dissolve | fade | wipe | gradual (unsure). The previous shot ends before `start`, the next begins after "
+          "`end`; clips never contain these frames."),
     field("num_clips", pa.int32(), "Number of clip rows produced for this video."),
     field("analysis_s", pa.float64(), "Wall seconds spent decoding and analysing this video."),
     field("run_id", pa.string(), "Id of the run that produced this row."),

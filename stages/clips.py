@@ -1,10 +1,11 @@
 """clips: shots -> clip spans -> clip files + thumbnails; emits one row per clip.
 
-Reads: video_id, local_path, fps, num_frames, cut_frames, width, height, rotation. Adds: num_clips
+Reads: video_id, local_path, fps, num_frames, cut_frames, transitions (optional), width, height, rotation. Adds: num_clips
 on the video record, and one ``record='clip'`` row per clip (see ``schemas/clip.py``).
 Needs: 1 CPU (ffmpeg encode).
 
-Spans: the cut-to-cut shots, minus ``trim_frames`` on each side of a cut; shots longer than
+Spans: the shots between hard cuts and gradual transitions (a transition's blended frames belong
+to no shot), minus ``trim_frames`` on each side of a cut or transition; shots longer than
 ``max_s`` are split into equal windows no longer than ``max_s``; spans shorter than
 ``min_s`` are dropped. Clip files are cut frame-accurately (decode from the nearest earlier
 keyframe, then exact ``-frames:v``) unless ``codec: copy`` (keyframe-aligned, inexact).
@@ -73,13 +74,30 @@ class Span:
     long_take: bool
 
 
-def compute_spans(cut_frames: list[int], num_frames: int, fps: float, cfg: ClipsConfig) -> list[Span]:
-    """Clip spans for a video with shots starting at ``cut_frames`` (see module docstring)."""
-    bounds = [0, *[c for c in sorted(set(cut_frames)) if 0 < c < num_frames], num_frames]
+def compute_spans(cut_frames: list[int], num_frames: int, fps: float, cfg: ClipsConfig,
+                  transitions: list[dict] | None = None) -> list[Span]:
+    """Clip spans for a video with shots starting at ``cut_frames`` and gradual
+    ``transitions`` ({start, end} inclusive blended frames) between shots (see module docstring)."""
+    # shots as [a, b): a hard cut c ends one shot at c and starts the next at c; a transition
+    # [s, e] ends one at s and starts the next at e + 1, so its frames are in no shot
+    gaps = [(c, c) for c in cut_frames if 0 < c < num_frames]
+    gaps += [(max(0, int(t["start"])), min(num_frames, int(t["end"]) + 1)) for t in transitions or []
+             if int(t["end"]) >= int(t["start"]) and int(t["end"]) >= 0 and int(t["start"]) < num_frames]
+    shots: list[tuple[int, int]] = []
+    pos = 0
+    for s, e in sorted(set(gaps)):
+        if s < pos:  # overlapping gaps: the later one only extends the gap
+            pos = max(pos, e)
+            continue
+        if s > pos:
+            shots.append((pos, s))
+        pos = max(pos, e)
+    if num_frames > pos:
+        shots.append((pos, num_frames))
     spans: list[Span] = []
     min_len = int(math.ceil(cfg.min_s * fps - 1e-9))
     max_len = max(1, int(math.floor(cfg.max_s * fps + 1e-9)))
-    for shot, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+    for shot, (a, b) in enumerate(shots):
         long_take = (b - a) / fps >= cfg.long_take_min_s
         if a > 0:
             a += cfg.trim_frames
@@ -301,14 +319,16 @@ class Clips(RowStage):
         time; ``trim_frames`` source frames become as many grid frames as they last on average),
         cut there by :func:`compute_spans`, and mapped back to the first source frame of each end."""
         cuts, n = row.get("cut_frames") or [], int(row["num_frames"])
+        transitions = row.get("transitions") or []
         if timing.times is None or timing.grid is None:
-            return compute_spans(cuts, n, row["fps"], self.cfg)
+            return compute_spans(cuts, n, row["fps"], self.cfg, transitions)
         g = float(timing.grid)
         src_rate = n / max(timing.seconds(n), 1e-9)
         cfg = self.cfg.model_copy(update={"trim_frames": int(math.ceil(self.cfg.trim_frames * g / src_rate - 1e-9))})
         grid = [timing.grid_index(i) for i in range(n + 1)]  # non-decreasing
         out = []
-        for sp in compute_spans([grid[c] for c in cuts if 0 < c < n], grid[n], g, cfg):
+        on_grid = [dict(t, start=grid[min(n, int(t["start"]))], end=grid[min(n, int(t["end"]))]) for t in transitions]
+        for sp in compute_spans([grid[c] for c in cuts if 0 < c < n], grid[n], g, cfg, on_grid):
             s, e = bisect.bisect_left(grid, sp.start), bisect.bisect_left(grid, sp.end)
             if e > s:
                 out.append(Span(sp.shot_index, s, min(e, n), sp.long_take))
@@ -322,7 +342,7 @@ class Clips(RowStage):
             return "too_short", f"{n} frames, {dur:.2f} s: shorter than clips.min_s ({self.cfg.min_s} s)"
         if self.cfg.long_takes_only:
             loose = self.cfg.model_copy(update={"long_takes_only": False})
-            if compute_spans(row.get("cut_frames") or [], n, row["fps"], loose):
+            if compute_spans(row.get("cut_frames") or [], n, row["fps"], loose, row.get("transitions") or []):
                 return "no_long_take", f"no shot is a long take (>= clips.long_take_min_s = {self.cfg.long_take_min_s} s)"
         shots = len([c for c in set(row.get("cut_frames") or []) if 0 < c < n]) + 1
         return "shots_too_short", (f"{shots} shots in {dur:.2f} s; none is at least clips.min_s ({self.cfg.min_s} s) "

@@ -1,6 +1,7 @@
 """cuts: shot boundaries, streaming, memory bounded whatever the video length.
 
-Reads: local_path, fps. Adds: cut_frames, cut_detector, num_frames (frame count), analysis_s.
+Reads: local_path, fps. Adds: cut_frames (hard cuts), transitions (gradual: [start, end] blended
+frames + kind), cut_detector, num_frames (frame count), analysis_s.
 Needs: 1 CPU per task (it runs fused with fetch/probe/clips; ``cuts.threads: 0`` then decodes
 each video with one single-threaded decoder, videos running side by side).
 
@@ -19,13 +20,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import cv2
+import numpy as np
+
 from scenedetect import AdaptiveDetector, ContentDetector, FrameTimecode
 
 from curate.config import CutsConfig
-from curate.cutdetect import Fallback, Stats, detect_fast, params_from
+from curate.cutdetect import Fallback, Stats, detect_shots_fast, finish, params_from
 from curate.media import iter_frames
 from curate.schemas import VIDEOS
 from curate.stage import RowStage, StageError
+from curate.transitions import Transition, grid, spread
 
 
 def make_detector(cfg: CutsConfig):
@@ -43,29 +48,42 @@ def make_detector(cfg: CutsConfig):
 
 
 def detect_cuts(path: str, fps: float, cfg: CutsConfig, stats: Stats | None = None) -> tuple[list[int], int]:
-    """Return (cut frame indices, frame count) for the video at ``path``.
+    """Return (hard-cut frame indices, frame count) for the video at ``path`` (see :func:`detect_shots`)."""
+    cuts, _, n = detect_shots(path, fps, cfg, stats)
+    return cuts, n
 
-    ``stats`` (optional) is filled with what the fast path did (frames decoded, refinements).
+
+def detect_shots(path: str, fps: float, cfg: CutsConfig,
+                 stats: Stats | None = None) -> tuple[list[int], list[Transition], int]:
+    """Return (hard-cut frames, gradual transitions, frame count) for the video at ``path``.
+
+    A gradual transition is one interval of blended frames (``cuts.transitions``), never also
+    a cut. ``stats`` (optional) is filled with what the fast path did (frames decoded, refinements).
     """
     if cfg.detector == "transnetv2":
-        from curate.transnet import SIZE, predict, probs_to_cuts
+        from curate.transnet import SIZE, predict, probs_to_shots
 
         frames = (img for _, _, img in iter_frames(path, SIZE[0], fmt="rgb24", threads=cfg.threads, size=SIZE))
         probs = predict(frames, device=cfg.device)
-        return probs_to_cuts(probs, cfg.transnet_threshold), len(probs)
+        cuts, trans = probs_to_shots(probs, cfg.transnet_threshold, transitions=cfg.transitions)
+        return cuts, trans, len(probs)
     if cfg.detector in ("adaptive", "content") and cfg.decode == "fast":
         try:
-            return detect_fast(path, params_from(cfg), stats)
+            return detect_shots_fast(path, params_from(cfg), float(fps or 0), stats)
         except Fallback as exc:  # no reliable timestamps: decode every frame instead
             if stats is not None:
                 stats.fallback = str(exc)
     return detect_exact(path, fps, cfg)
 
 
-def detect_exact(path: str, fps: float, cfg: CutsConfig) -> tuple[list[int], int]:
-    """Decode and score every frame with PySceneDetect's own detector (``decode: exact``)."""
+def detect_exact(path: str, fps: float, cfg: CutsConfig) -> tuple[list[int], list[Transition], int]:
+    """Decode and score every frame with PySceneDetect's own detector (``decode: exact``);
+    gradual transitions from every frame's colour grid."""
     detector = make_detector(cfg)
+    want_grids = cfg.transitions and detector is not None and fps
     cuts: list[int] = []
+    grids: list[np.ndarray] = []
+    spreads: list[float] = []
     n = 0
     tc = None
     for i, _pts, img in iter_frames(path, cfg.analysis_width, threads=cfg.threads):
@@ -74,24 +92,33 @@ def detect_exact(path: str, fps: float, cfg: CutsConfig) -> tuple[list[int], int
             continue
         tc = FrameTimecode(i, fps=float(fps))
         cuts.extend(c.frame_num for c in detector.process_frame(tc, img))
+        if want_grids:
+            grids.append(grid(img))
+            spreads.append(spread(cv2.cvtColor(img, cv2.COLOR_BGR2HSV)))
     if detector is not None and tc is not None:
         cuts.extend(c.frame_num for c in detector.post_process(tc))
-    return sorted({c for c in cuts if 0 < c < n}), n
+    cuts = sorted({c for c in cuts if 0 < c < n})
+    trans: list[Transition] = []
+    if want_grids and grids:
+        return finish(cuts, np.arange(len(grids)), np.stack(grids), np.array(spreads), float(fps), n,
+                      cfg.min_scene_len, params_from(cfg).transition)
+    return cuts, trans, n
 
 
 class Cuts(RowStage):
     name = "cuts"
     requires = ("local_path", "fps")
-    adds = tuple(f for f in VIDEOS if f.name in ("cut_frames", "cut_detector", "num_frames", "analysis_s"))
+    adds = tuple(f for f in VIDEOS if f.name in ("cut_frames", "transitions", "cut_detector", "num_frames",
+                                                  "analysis_s"))
 
     cfg: CutsConfig
 
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
-        cuts, n = detect_cuts(row["local_path"], row["fps"], self.cfg)
+        cuts, trans, n = detect_shots(row["local_path"], row["fps"], self.cfg)
         expected = row.get("num_frames") or 0
         if expected > 10 and n < 0.9 * expected:
             raise StageError("truncated", f"decoded {n} of {expected} frames the container declares")
-        row.update(cut_frames=cuts, num_frames=n, cut_detector=self.cfg.detector,
+        row.update(cut_frames=cuts, transitions=[t.as_dict() for t in trans], num_frames=n, cut_detector=self.cfg.detector,
                    analysis_s=time.perf_counter() - t0)
         return row
