@@ -63,12 +63,15 @@ def build_analysers(cfg: AnalyzeConfig, ocr_engine: Any = None, watermark_model:
         QualityAnalyser(cfg.pairs_per_s, cfg.max_pairs, frozen_diff=cfg.frozen_diff, border_luma=cfg.border_luma),
         PhashAnalyser(cfg.phash_per_s, cfg.phash_max),
     ]
-    if cfg.overlay:
-        out.append(OverlayAnalyser(cfg.overlay_per_s, cfg.overlay_max_frames))
+    ocr = None
     if ocr_engine is not None:
         from curate.analysers.ocr import OcrAnalyser
 
-        out.append(OcrAnalyser(ocr_engine, cfg.ocr_frames, cfg.ocr_width))
+        ocr = OcrAnalyser(ocr_engine, cfg.ocr_frames, cfg.ocr_width, per_s=cfg.ocr_per_s,
+                          max_frames=cfg.ocr_max_frames, det_width=cfg.ocr_det_width)
+        out.append(ocr)
+    if cfg.overlay:  # reads the OCR boxes (subtitles, tickers) when OCR runs
+        out.append(OverlayAnalyser(cfg.overlay_per_s, cfg.overlay_max_frames, min_prob=cfg.overlay_min_prob, ocr=ocr))
     if watermark_model is not None:
         from curate.analysers.watermark import WatermarkAnalyser
 
