@@ -109,15 +109,15 @@ class OverlayAnalyser:
         persist = (proj > np.maximum(15.0, 0.4 * p)).mean(0)
         textured = np.hypot(gx, gy).mean(0) > 20.0
         change = self.churn.astype(np.float32) / max(1, len(self.gx) - 1)
-        pers = (persist >= self.persist) & (p >= self.grad_min)
-        return p, mx, my, pers, textured, change
+        steady = persist >= self.persist
+        return p, mx, my, steady & (p >= self.grad_min), steady & textured, textured, change
 
-    def _logos(self, pers: np.ndarray, textured: np.ndarray, change: np.ndarray) -> list[dict[str, Any]]:
+    def _logos(self, mx: np.ndarray, my: np.ndarray, pers: np.ndarray, scene_pers: np.ndarray, textured: np.ndarray,
+               change: np.ndarray) -> list[dict[str, Any]]:
         h, w = pers.shape
         cand = pers.astype(np.uint8)
         grown = cv2.dilate(cand, np.ones((5, 5), np.uint8))
         count, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
-        scene_pers = pers & textured
         out = []
         for k in range(1, count):
             x, y, bw, bh, _ = stats[k]
@@ -128,6 +128,8 @@ class OverlayAnalyser:
             npx = int(sel.sum())
             if npx < self.min_px:
                 continue
+            vert = float((np.abs(mx[y:y + bh, x:x + bw]) > np.abs(my[y:y + bh, x:x + bw]))[sel].mean())
+            density = npx / float(bw * bh)
             ys, xs = np.nonzero(sel)
             x0, x1 = max(0, x + xs.min() - 1), min(w, x + xs.max() + 2)  # edges respond +-1 px around a boundary
             y0, y1 = max(0, y + ys.min() - 1), min(h, y + ys.max() + 2)
@@ -142,14 +144,30 @@ class OverlayAnalyser:
             tex = textured[cy0:cy1, cx0:cx1] & ctx
             iso_px = float(scene_pers[cy0:cy1, cx0:cx1][tex].sum()) / max(1, int(tex.sum()))
             moving = float(change[cy0:cy1, cx0:cx1][ctx].mean())
-            prob = (_ramp(npx, self.min_px, self.full_px) * pos * _ramp(moving, *self.ctx_moving)
-                    * (1.0 - _ramp(iso_px, *self.ctx_persist)))
             box = {"x": x0 / w, "y": y0 / h, "w": (x1 - x0) / w, "h": (y1 - y0) / h}
-            kind = "logo"
-            if box["w"] > 3 * box["h"] and abs(cx - 0.5) < 0.15 and cy > 0.7:
-                kind = "subtitle"  # a wide, flat text-like blob at the bottom centre
-            out.append({"prob": prob, "kind": kind, "box": {k2: float(v) for k2, v in box.items()}})
+            flat = box["w"] > 3 * box["h"] and abs(cx - 0.5) < 0.15 and cy > 0.7  # text baseline at the bottom centre
+            mixed = 1.0 if flat else _ramp(min(vert, 1.0 - vert), 0.1, 0.2)  # lines along a pan have one orientation
+            prob = (_ramp(npx, self.min_px, self.full_px) * pos * mixed * _ramp(density, 0.12, 0.2)
+                    * _ramp(moving, *self.ctx_moving) * (1.0 - _ramp(iso_px, *self.ctx_persist)))
+            out.append({"prob": prob, "kind": "subtitle" if flat else "logo",
+                        "box": {k2: float(v) for k2, v in box.items()}})
         return out
+
+    @staticmethod
+    def _merge(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Join the best logo blob with confident logo blobs right next to it (a bug split in parts)."""
+        logos = sorted((f for f in found if f["kind"] == "logo"), key=lambda f: -f["prob"])
+        if len(logos) < 2 or logos[0]["prob"] <= 0:
+            return found
+        best = dict(logos[0])
+        for f in logos[1:]:
+            b, o = best["box"], f["box"]
+            gap = 0.5 * max(b["h"], o["h"])
+            near = (o["x"] <= b["x"] + b["w"] + gap and b["x"] <= o["x"] + o["w"] + gap
+                    and o["y"] <= b["y"] + b["h"] + gap and b["y"] <= o["y"] + o["h"] + gap)
+            if near and f["prob"] >= 0.5 * best["prob"]:
+                best["box"] = _union([b, o])
+        return [best if f is logos[0] else f for f in found]
 
     def _band(self, p: np.ndarray, mx: np.ndarray, my: np.ndarray, pers: np.ndarray,
               change: np.ndarray) -> dict[str, Any] | None:
@@ -212,8 +230,9 @@ class OverlayAnalyser:
     def result(self) -> dict[str, Any]:
         if len(self.gx) < 4 or self.churn is None or len({g.shape for g in self.gx}) != 1:
             return {"overlay_prob": None, "overlay_kind": None, "overlay_box": None}
-        p, mx, my, pers, textured, change = self._maps()
-        found = self._logos(pers, textured, change)
+        p, mx, my, pers, scene_pers, textured, change = self._maps()
+        found = self._logos(mx, my, pers, scene_pers, textured, change)
+        found = self._merge(found)
         band = self._band(p, mx, my, pers, change)
         if band is not None:
             found.append(band)
