@@ -6,7 +6,8 @@ detector works on the frame scaled to ``det_width`` pixels wide (the dominant co
 the detector, ~quadratic in the width); recognition runs on crops of the same frame at up to
 ``max_width`` pixels wide, and only for boxes that are new: a box at the place of a box
 recognised earlier in the clip whose pixels did not change reuses that text. Static text
-(a logo, a shop sign) is therefore recognised once, changing subtitles once per line.
+(a logo, a shop sign) is therefore recognised once, changing subtitles once per line
+("did not change": correlation >= ``same_corr`` of the crops' gradient magnitude).
 The engine runs in a thread of its own (``update`` only converts the frame and queues it;
 ``result`` waits): a PP-OCR call then never stalls the decoder or the other analysers.
 
@@ -79,8 +80,13 @@ def crop_box(img: np.ndarray, poly: np.ndarray) -> np.ndarray:
 
 
 def _signature(crop: np.ndarray) -> np.ndarray:
+    """Zero-mean, unit-norm gradient magnitude of the crop at 96x16: the strokes of the text
+    dominate it, so a semi-transparent line over moving footage keeps its signature."""
     g = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
-    return cv2.resize(g, (64, 12), interpolation=cv2.INTER_AREA).astype(np.float32)
+    g = cv2.resize(g, (96, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
+    m = np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+    m -= m.mean()
+    return m / (np.linalg.norm(m) + 1e-6)
 
 
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -95,10 +101,10 @@ class OcrAnalyser:
 
     def __init__(self, engine: TextEngine, frames: int = 4, max_width: int = 640, max_texts: int = 32,
                  background: bool = True, per_s: float = 1.0, max_frames: int = 8, det_width: int = 480,
-                 max_regions: int = 64, same_diff: float = 12.0) -> None:
+                 max_regions: int = 64, same_corr: float = 0.8) -> None:
         self.engine, self.k, self.max_width, self.max_texts = engine, frames, max_width, max_texts
         self.per_s, self.max_frames, self.det_width = per_s, max(frames, max_frames), det_width
-        self.max_regions, self.same_diff = max_regions, same_diff
+        self.max_regions, self.same_corr = max_regions, same_corr
         self.split = hasattr(engine, "detect") and hasattr(engine, "recognise")
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="curate-ocr") if background else None
         self.pending: list[Future] = []
@@ -145,7 +151,7 @@ class OcrAnalyser:
             x1, y1 = p.max(0)
             box = (x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h)
             hit = next((k for k in self.known if _iou(k[0], box) >= 0.6
-                        and float(np.abs(k[1] - sig).mean()) < self.same_diff), None)
+                        and float((k[1] * sig).sum()) >= self.same_corr), None)
             if hit is not None:
                 out.append((p, hit[2], hit[3]))
             else:

@@ -130,9 +130,9 @@ class OverlayAnalyser:
                 continue
             vert = float((np.abs(mx[y:y + bh, x:x + bw]) > np.abs(my[y:y + bh, x:x + bw]))[sel].mean())
             density = npx / float(bw * bh)
-            ys, xs = np.nonzero(sel)
-            x0, x1 = max(0, x + xs.min() - 1), min(w, x + xs.max() + 2)  # edges respond +-1 px around a boundary
-            y0, y1 = max(0, y + ys.min() - 1), min(h, y + ys.max() + 2)
+            (r0, r1), (c0, c1) = _core(sel.sum(1)), _core(sel.sum(0))  # drop thin scene fragments attached
+            x0, x1 = max(0, x + c0 - 1), min(w, x + c1 + 2)  # edges respond +-1 px around a boundary
+            y0, y1 = max(0, y + r0 - 1), min(h, y + r1 + 2)
             cx, cy = (x0 + x1) / 2 / w, (y0 + y1) / 2 / h
             edge = min(cx, 1 - cx, cy, 1 - cy)
             pos = 1.0 - _ramp(edge, 2 * self.corner / 3, self.corner)
@@ -201,7 +201,7 @@ class OverlayAnalyser:
             return []
         frames = sorted({r["frame"] for r in regions})
         n_frames = max(1, len(self.ocr.frames)) if self.ocr is not None else max(1, len(frames))
-        band = [r for r in regions if r["h"] <= 0.15 and (r["y"] + r["h"] / 2 >= 0.6 or r["y"] + r["h"] / 2 <= 0.25)]
+        band = [r for r in regions if r["h"] <= 0.2 and (r["y"] + r["h"] / 2 >= 0.6 or r["y"] + r["h"] / 2 <= 0.25)]
         other = len(regions) - len(band)
         out = []
         subs = [r for r in band if abs(r["x"] + r["w"] / 2 - 0.5) <= 0.1 and r["w"] < 0.9]
@@ -245,6 +245,19 @@ class OverlayAnalyser:
         if best["prob"] < self.min_prob:
             return {"overlay_prob": float(best["prob"]), "overlay_kind": "none", "overlay_box": None}
         return {"overlay_prob": float(best["prob"]), "overlay_kind": best["kind"], "overlay_box": best["box"]}
+
+
+def _core(profile: np.ndarray, frac: float = 0.2) -> tuple[int, int]:
+    """First and last index of the run around the profile's peak that stays >= frac * peak
+    (gaps of up to 2 bins allowed: the spaces between letters)."""
+    peak = int(np.argmax(profile))
+    keep = profile >= frac * profile[peak]
+    lo = hi = peak
+    while lo > 0 and keep[max(0, lo - 3):lo].any():
+        lo -= 1
+    while hi < len(profile) - 1 and keep[hi + 1:hi + 4].any():
+        hi += 1
+    return lo, hi
 
 
 def _overlap(a: dict[str, float], b: dict[str, float]) -> float:
