@@ -82,6 +82,7 @@ class OverlayAnalyser:
         self.gx: list[np.ndarray] = []
         self.gy: list[np.ndarray] = []
         self.churn: np.ndarray | None = None
+        self.mean: np.ndarray | None = None
         self.prev: np.ndarray | None = None
         return self.frames
 
@@ -94,6 +95,9 @@ class OverlayAnalyser:
         self.gy.append(cv2.Sobel(b, cv2.CV_16S, 0, 1))
         if self.churn is None:
             self.churn = np.zeros(g.shape, np.uint16)
+            self.mean = np.zeros(g.shape, np.float32)
+        if self.mean.shape == g.shape:
+            self.mean += g
         if self.prev is not None and self.prev.shape == g.shape:
             self.churn += cv2.absdiff(g, self.prev) > self.change_thr
         self.prev = g
@@ -110,10 +114,12 @@ class OverlayAnalyser:
         textured = np.hypot(gx, gy).mean(0) > 20.0
         change = self.churn.astype(np.float32) / max(1, len(self.gx) - 1)
         steady = persist >= self.persist
-        return p, mx, my, steady & (p >= self.grad_min), steady & textured, textured, change
+        mean = cv2.GaussianBlur(self.mean / len(self.gx), (3, 3), 0)
+        sharp = np.abs(cv2.Laplacian(mean, cv2.CV_32F)) / (p + 1e-6)
+        return p, mx, my, steady & (p >= self.grad_min), steady & textured, textured, change, sharp
 
     def _logos(self, mx: np.ndarray, my: np.ndarray, pers: np.ndarray, scene_pers: np.ndarray, textured: np.ndarray,
-               change: np.ndarray) -> list[dict[str, Any]]:
+               change: np.ndarray, sharp: np.ndarray) -> list[dict[str, Any]]:
         h, w = pers.shape
         cand = pers.astype(np.uint8)
         grown = cv2.dilate(cand, np.ones((5, 5), np.uint8))
@@ -130,6 +136,7 @@ class OverlayAnalyser:
                 continue
             vert = float((np.abs(mx[y:y + bh, x:x + bw]) > np.abs(my[y:y + bh, x:x + bw]))[sel].mean())
             density = npx / float(bw * bh)
+            crisp = float(sharp[y:y + bh, x:x + bw][sel].mean())
             (r0, r1), (c0, c1) = _core(sel.sum(1)), _core(sel.sum(0))  # drop thin scene fragments attached
             x0, x1 = max(0, x + c0 - 1), min(w, x + c1 + 2)  # edges respond +-1 px around a boundary
             y0, y1 = max(0, y + r0 - 1), min(h, y + r1 + 2)
@@ -148,6 +155,7 @@ class OverlayAnalyser:
             flat = box["w"] > 3 * box["h"] and abs(cx - 0.5) < 0.15 and cy > 0.7  # text baseline at the bottom centre
             mixed = 1.0 if flat else _ramp(min(vert, 1.0 - vert), 0.1, 0.2)  # lines along a pan have one orientation
             prob = (_ramp(npx, self.min_px, self.full_px) * pos * mixed * _ramp(density, 0.12, 0.2)
+                    * _ramp(crisp, 0.05, 0.08)
                     * _ramp(moving, *self.ctx_moving) * (1.0 - _ramp(iso_px, *self.ctx_persist)))
             out.append({"prob": prob, "kind": "subtitle" if flat else "logo",
                         "box": {k2: float(v) for k2, v in box.items()}})
@@ -230,8 +238,8 @@ class OverlayAnalyser:
     def result(self) -> dict[str, Any]:
         if len(self.gx) < 4 or self.churn is None or len({g.shape for g in self.gx}) != 1:
             return {"overlay_prob": None, "overlay_kind": None, "overlay_box": None}
-        p, mx, my, pers, scene_pers, textured, change = self._maps()
-        found = self._logos(mx, my, pers, scene_pers, textured, change)
+        p, mx, my, pers, scene_pers, textured, change, sharp = self._maps()
+        found = self._logos(mx, my, pers, scene_pers, textured, change, sharp)
         found = self._merge(found)
         band = self._band(p, mx, my, pers, change)
         if band is not None:
