@@ -66,12 +66,13 @@ class OverlayAnalyser:
     name = "overlay"
 
     def __init__(self, per_s: float = 4.0, max_frames: int = 24, min_frames: int = 8, grad_min: float = 30.0,
-                 persist: float = 0.9, change_thr: int = 4, ctx_moving: tuple[float, float] = (0.15, 0.4),
+                 persist: float = 0.9, min_seen: float = 0.8, change_thr: int = 4, ctx_moving: tuple[float, float] = (0.15, 0.4),
                  ctx_persist: tuple[float, float] = (0.2, 0.5), min_px: int = 12, full_px: int = 40,
                  corner: float = 0.3, max_box: tuple[float, float] = (0.45, 0.35), min_prob: float = 0.5,
                  ocr: Any = None) -> None:
         self.per_s, self.max_frames, self.min_frames = per_s, max_frames, min_frames
         self.grad_min, self.persist, self.change_thr = grad_min, persist, change_thr
+        self.scene_persist, self.min_seen = max(persist, 0.9), min_seen
         self.ctx_moving, self.ctx_persist = ctx_moving, ctx_persist
         self.min_px, self.full_px, self.corner, self.max_box = min_px, full_px, corner, max_box
         self.min_prob, self.ocr = min_prob, ocr
@@ -110,13 +111,19 @@ class OverlayAnalyser:
         p = np.hypot(mx, my)
         ux, uy = mx / (p + 1e-6), my / (p + 1e-6)
         proj = gx * ux + gy * uy
-        persist = (proj > np.maximum(15.0, 0.4 * p)).mean(0)
-        textured = np.hypot(gx, gy).mean(0) > 20.0
+        mag = np.hypot(gx, gy)
+        support = (proj > np.maximum(15.0, 0.4 * p)).sum(0)
+        # frames where the neighbourhood is flat neither support nor contradict an edge: a white
+        # semi-transparent logo vanishes over a white wall and comes back
+        seen = (mag >= np.maximum(10.0, 0.3 * p)).sum(0)
+        persist = support / np.maximum(1, seen)
+        textured = mag.mean(0) > 20.0
         change = self.churn.astype(np.float32) / max(1, len(self.gx) - 1)
-        steady = persist >= self.persist
+        steady = (persist >= self.persist) & (support >= self.min_seen * len(self.gx))
+        fixed = (support >= self.scene_persist * len(self.gx))
         mean = cv2.GaussianBlur(self.mean / len(self.gx), (3, 3), 0)
         sharp = np.abs(cv2.Laplacian(mean, cv2.CV_32F)) / (p + 1e-6)
-        return p, mx, my, steady & (p >= self.grad_min), steady & textured, textured, change, sharp
+        return p, mx, my, steady & (p >= self.grad_min), fixed & textured, textured, change, sharp
 
     def _logos(self, mx: np.ndarray, my: np.ndarray, pers: np.ndarray, scene_pers: np.ndarray, textured: np.ndarray,
                change: np.ndarray, sharp: np.ndarray) -> list[dict[str, Any]]:
@@ -127,19 +134,20 @@ class OverlayAnalyser:
         out = []
         for k in range(1, count):
             x, y, bw, bh, _ = stats[k]
-            if bw > self.max_box[0] * w or bh > self.max_box[1] * h:
+            sel = (labels[y:y + bh, x:x + bw] == k) & (cand[y:y + bh, x:x + bw] > 0)
+            if int(sel.sum()) < self.min_px:
                 continue
-            own = labels[y:y + bh, x:x + bw] == k
-            sel = own & (cand[y:y + bh, x:x + bw] > 0)
+            (r0, r1), (c0, c1) = _core(sel.sum(1)), _core(sel.sum(0))  # drop thin scene fragments attached
+            x, y, bw, bh = x + c0, y + r0, c1 - c0 + 1, r1 - r0 + 1
+            sel = sel[r0:r1 + 1, c0:c1 + 1]
             npx = int(sel.sum())
-            if npx < self.min_px:
+            if npx < self.min_px or bw > self.max_box[0] * w or bh > self.max_box[1] * h:
                 continue
             vert = float((np.abs(mx[y:y + bh, x:x + bw]) > np.abs(my[y:y + bh, x:x + bw]))[sel].mean())
-            density = npx / float(bw * bh)
+            density = npx / float((bw + 4) * (bh + 4))  # the box of the dilated blob
             crisp = float(sharp[y:y + bh, x:x + bw][sel].mean())
-            (r0, r1), (c0, c1) = _core(sel.sum(1)), _core(sel.sum(0))  # drop thin scene fragments attached
-            x0, x1 = max(0, x + c0 - 1), min(w, x + c1 + 2)  # edges respond +-1 px around a boundary
-            y0, y1 = max(0, y + r0 - 1), min(h, y + r1 + 2)
+            x0, x1 = max(0, x - 1), min(w, x + bw + 1)  # edges respond +-1 px around a boundary
+            y0, y1 = max(0, y - 1), min(h, y + bh + 1)
             cx, cy = (x0 + x1) / 2 / w, (y0 + y1) / 2 / h
             edge = min(cx, 1 - cx, cy, 1 - cy)
             pos = 1.0 - _ramp(edge, 2 * self.corner / 3, self.corner)
@@ -222,7 +230,7 @@ class OverlayAnalyser:
             else:  # one line held: a caption when the persistent analysis sees it over moving footage
                 seen = [lg["prob"] for lg in logos if _overlap(lg["box"], box) > 0.3]
                 prob = 0.8 * max(seen, default=0.0)
-            out.append({"prob": prob, "kind": "subtitle", "box": box})
+            out.append({"prob": prob, "kind": "subtitle", "box": box, "ocr": True})
         tick = [r for r in band if r["w"] >= 0.05]
         if tick:
             rows: dict[int, list[dict[str, Any]]] = {}
@@ -249,6 +257,14 @@ class OverlayAnalyser:
         self.gx, self.gy = [], []
         if not found:
             return {"overlay_prob": 0.0, "overlay_kind": "none", "overlay_box": None}
+        tickers = [f for f in found if f["kind"] == "ticker" and f["prob"] >= self.min_prob]
+        for f in found:  # text scrolling through the centre of a ticker band is not a subtitle
+            if f["kind"] == "subtitle" and any(_overlap(f["box"], t["box"]) > 0.3 for t in tickers):
+                f["prob"] = 0.0
+        read = [f for f in found if f.get("ocr") and f["prob"] >= self.min_prob]
+        for f in found:  # the OCR lines' union box is the whole subtitle area; a baseline blob is a part of it
+            if f["kind"] == "subtitle" and not f.get("ocr") and any(_overlap(f["box"], r["box"]) > 0.3 for r in read):
+                f["prob"] = 0.0
         best = max(found, key=lambda f: f["prob"])
         if best["prob"] < self.min_prob:
             return {"overlay_prob": float(best["prob"]), "overlay_kind": "none", "overlay_box": None}
