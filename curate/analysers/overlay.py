@@ -7,9 +7,12 @@ second (at least ``min_frames``, at most ``max_frames``) the analyser keeps the 
 of every sampled frame (Sobel, at the analysis width) and, per pixel, the mean gradient
 vector ``m`` and how often the luma changed by more than ``change_thr`` between samples. A
 pixel is *persistent* when ``|m| >= grad_min`` and its gradient points along ``m`` (projection
-``>= max(15, 0.4 |m|)``) in ``>= persist`` of the frames: a moving scene edge fails that, a
-semi-transparent logo edge passes. Persistent pixels form blobs (letters joined by a small
-dilation). A blob is a logo when
+``>= max(15, 0.4 |m|)``) in ``>= persist`` of the frames where its neighbourhood is not flat,
+and in ``>= min_seen`` of all frames: a moving scene edge fails that, a semi-transparent logo
+edge passes (frames where a white logo vanishes over a white wall neither support nor
+contradict it). Persistent pixels form blobs (letters joined by a small dilation); a blob's
+box is the dense core of its row/column profiles (thin scene fragments that touch it are cut
+off). A blob is a logo when
 
 * it sits near the border (its centre within ``corner`` of an edge, full credit within
   2/3 of that): logos live in corners and along edges, scene objects anywhere;
@@ -17,11 +20,17 @@ dilation). A blob is a logo when
   mean fraction of sample intervals in which a pixel changed ramps 0 -> 1 over
   ``ctx_moving``;
 * its surroundings are *not* persistent themselves: the fraction of textured surrounding
-  pixels that are persistent ramps 1 -> 0 over ``ctx_persist``. A static or near-frozen
-  scene (a tree, a skyscraper, a launch pad) has persistent edges everywhere, so no blob of
-  it is isolated; an animation's static drawn outline has persistent neighbours too.
+  pixels that are persistent in >= 90 % of all frames ramps 1 -> 0 over ``ctx_persist``. A
+  static or near-frozen scene (a tree, a skyscraper, a launch pad) has persistent edges
+  everywhere, so no blob of it is isolated; an animation's static drawn outline has
+  persistent neighbours too;
+* it has edges of both orientations (>= 10-20 % of the minority one: lines along a pan
+  persist with one orientation), is dense (persistent pixels / box area 0.12 -> 0.2) and
+  crisp (|Laplacian| of the temporal mean over the persistent gradient 0.05 -> 0.08: drawn
+  edges are sharp, a smooth shading that a small jitter leaves in place is not).
 
-``logo confidence = size * position * surroundings-change * isolation``. In a still scene
+``logo confidence = size * position * orientations * density * crispness *
+surroundings-change * isolation``. In a still scene
 nothing separates an overlay from the scene: the confidence stays low and the kind ``none``.
 
 A *ticker band* is a full-width persistent horizontal edge in the bottom 35 % (or top 20 %)
@@ -33,6 +42,9 @@ subtitles when the recognised text changes over the clip (one line held over mov
 footage counts when the persistent analysis also sees it); boxes in such a band that span
 half the width and reach a side of the frame with changing text are a ticker. A wide, flat
 persistent blob at the bottom centre (the shared baseline of changing lines) is a subtitle too.
+
+When a ticker is found, a subtitle candidate inside its band is dropped (scrolling text
+passes the centre); when OCR reads subtitles, their union box replaces a baseline blob.
 
 Columns: ``overlay_prob`` (heuristic confidence in [0, 1], not calibrated), ``overlay_kind``
 (``logo`` | ``subtitle`` | ``ticker`` | ``none``: the most confident finding when it reaches
