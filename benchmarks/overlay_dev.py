@@ -11,7 +11,7 @@ clip is the bounding box of every pixel the overlay filter chain changes on a fl
 Usage::
 
     python benchmarks/overlay_dev.py build  [--out /tmp/overlay_dev]
-    python benchmarks/overlay_dev.py score  [--out /tmp/overlay_dev] [--no-ocr]
+    python benchmarks/overlay_dev.py score  [--out /tmp/overlay_dev] [--no-ocr] [--secs 2]
 
 ``score`` runs the analyse stage's overlay + OCR analysers on every clip and prints detection
 precision / recall (``overlay_kind != none``), kind accuracy, box IoU and the clean clips
@@ -177,7 +177,7 @@ def iou(a: dict | None, b: list[float] | None) -> float:
     return inter / (a["w"] * a["h"] + b[2] * b[3] - inter)
 
 
-def score(out: str, ocr: bool, only: str | None = None) -> None:
+def score(out: str, ocr: bool, only: str | None = None, secs: float = SECS) -> None:
     from curate.config import AnalyzeConfig
     from curate.stages.analyze import analyse_span, build_analysers
 
@@ -194,7 +194,7 @@ def score(out: str, ocr: bool, only: str | None = None) -> None:
         if only and only not in m["name"]:
             continue
         r0 = resource.getrusage(resource.RUSAGE_SELF)
-        res = analyse_span(m["path"], 0, int(SECS * FPS), FPS, an, cfg.width)
+        res = analyse_span(m["path"], 0, int(secs * FPS), FPS, an, cfg.width)
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime
         kind = res.get("overlay_kind") or "none"
@@ -214,7 +214,7 @@ def score(out: str, ocr: bool, only: str | None = None) -> None:
         sub = [r for r in pos if r[0]["footage"] == fk]
         print(f"  {fk}: {len(sub)} clips, detected {sum(r[2] != 'none' for r in sub)}, kind right "
               f"{sum(r[2] == r[0]['kind'] for r in sub)}, IoU>=0.5 {sum(r[3] >= 0.5 for r in sub)}")
-    print(f"mean analysis CPU per 4-s clip (overlay+OCR analysers, decode included): "
+    print(f"mean analysis CPU per {secs:g}-s clip (overlay+OCR analysers, decode included): "
           f"{np.mean([r[4] for r in rows]):.3f} s")
 
 
@@ -224,5 +224,6 @@ if __name__ == "__main__":
     ap.add_argument("--out", default="/tmp/overlay_dev")
     ap.add_argument("--no-ocr", action="store_true")
     ap.add_argument("--only")
+    ap.add_argument("--secs", type=float, default=SECS, help="analyse only the first SECS seconds of each clip")
     a = ap.parse_args()
-    build(a.out) if a.what == "build" else score(a.out, not a.no_ocr, a.only)
+    build(a.out) if a.what == "build" else score(a.out, not a.no_ocr, a.only, a.secs)

@@ -34,17 +34,20 @@ surroundings-change * isolation``. In a still scene
 nothing separates an overlay from the scene: the confidence stays low and the kind ``none``.
 
 A *ticker band* is a full-width persistent horizontal edge in the bottom 35 % (or top 20 %)
-of the frame with a band under it (up to 15 % of the height) whose content keeps changing.
+of the frame with a band under it (4-15 % of the height) whose content keeps changing and
+carries text strokes (>= 10-15 % of its pixels with a strong mean horizontal gradient).
 
 Text (needs the OCR analyser, passed as ``ocr``): OCR boxes in the bottom 40 % (or top 25 %),
 horizontally centred, at most two lines a frame, in a clip whose other text is sparse, are
 subtitles when the recognised text changes over the clip (one line held over moving
-footage counts when the persistent analysis also sees it); boxes in such a band that span
-half the width and reach a side of the frame with changing text are a ticker. A wide, flat
+footage counts when the persistent analysis also sees it); boxes in such a band that reach a
+side of the frame with changing text and span half the width (a quarter when they move
+sideways: text scrolling in) are a ticker. A wide, flat
 persistent blob at the bottom centre (the shared baseline of changing lines) is a subtitle too.
 
 When a ticker is found, a subtitle candidate inside its band is dropped (scrolling text
-passes the centre); when OCR reads subtitles, their union box replaces a baseline blob.
+passes the centre); when OCR reads subtitles, their union box replaces a persistent blob on
+them (the baseline shared by the lines, a line held for a while).
 
 Columns: ``overlay_prob`` (heuristic confidence in [0, 1], not calibrated), ``overlay_kind``
 (``logo`` | ``subtitle`` | ``ticker`` | ``none``: the most confident finding when it reaches
@@ -130,6 +133,7 @@ class OverlayAnalyser:
         seen = (mag >= np.maximum(10.0, 0.3 * p)).sum(0)
         persist = support / np.maximum(1, seen)
         textured = mag.mean(0) > 20.0
+        self.strokes = np.abs(gx).mean(0) > 40.0  # vertical strokes (text) present on average
         change = self.churn.astype(np.float32) / max(1, len(self.gx) - 1)
         steady = (persist >= self.persist) & (support >= self.min_seen * len(self.gx))
         fixed = (support >= self.scene_persist * len(self.gx))
@@ -215,10 +219,11 @@ class OverlayAnalyser:
                 y0 = max(0, y1 - 1 - int(0.15 * h)) + int(above[0]) if len(above) else (0 if y1 <= 0.15 * h else -1)
             else:
                 continue
-            if y0 < 0 or y1 < 0 or y1 - y0 < 0.03 * h:
+            if y0 < 0 or y1 < 0 or y1 - y0 < 0.04 * h:
                 continue
             inside = float(change[y0 + 1:y1 - 1].mean()) if y1 - y0 > 2 else 0.0
-            prob = _ramp(inside, 0.1, 0.25)
+            strokes = float(self.strokes[y0 + 1:y1 - 1].mean()) if y1 - y0 > 2 else 0.0
+            prob = _ramp(inside, 0.1, 0.25) * _ramp(strokes, 0.1, 0.15)  # changing, and text strokes in it
             if prob > 0 and (best is None or prob > best["prob"]):
                 best = {"prob": prob, "kind": "ticker", "box": {"x": 0.0, "y": y0 / h, "w": 1.0, "h": (y1 - y0) / h}}
         return best
@@ -251,7 +256,10 @@ class OverlayAnalyser:
             for row in rows.values():
                 u = _union(row)
                 touches = u["x"] <= 0.03 or u["x"] + u["w"] >= 0.97
-                if u["w"] >= 0.5 and touches and len({r["text"] for r in row}) >= 2 and len({r["frame"] for r in row}) >= 2:
+                moving = max(r["x"] for r in row) - min(r["x"] for r in row) >= 0.05
+                centred = all(abs(r["x"] + r["w"] / 2 - 0.5) <= 0.1 for r in row)
+                changing = len({r["text"] for r in row}) >= 2 and len({r["frame"] for r in row}) >= 2
+                if touches and changing and not centred and (u["w"] >= 0.5 or (moving and u["w"] >= 0.25)):
                     out.append({"prob": 0.9, "kind": "ticker", "box": {"x": 0.0, "y": u["y"], "w": 1.0, "h": u["h"]}})
         return out
 
@@ -274,8 +282,9 @@ class OverlayAnalyser:
             if f["kind"] == "subtitle" and any(_overlap(f["box"], t["box"]) > 0.3 for t in tickers):
                 f["prob"] = 0.0
         read = [f for f in found if f.get("ocr") and f["prob"] >= self.min_prob]
-        for f in found:  # the OCR lines' union box is the whole subtitle area; a baseline blob is a part of it
-            if f["kind"] == "subtitle" and not f.get("ocr") and any(_overlap(f["box"], r["box"]) > 0.3 for r in read):
+        for f in found:  # the OCR lines' union box is the whole subtitle area; a blob on it is a part of it
+            if f["kind"] in ("subtitle", "logo") and not f.get("ocr") and any(_overlap(f["box"], r["box"]) > 0.3
+                                                                              for r in read):
                 f["prob"] = 0.0
         best = max(found, key=lambda f: f["prob"])
         if best["prob"] < self.min_prob:
