@@ -558,6 +558,7 @@ class FilterConfig(Section):
     max_static_ratio: float | None = Field(0.5, ge=0, le=1, description="Reject when more sampled frame pairs are frozen.")
     min_aesthetic_score: float | None = Field(4.5, ge=0, le=10, description="Reject below (LAION scale; Open-Sora filters < 4.5-5, NeMo tutorials 3.5).")
     reject_camera_motion: list[str] = Field(default_factory=list, description="Camera-motion labels to reject (e.g. [shaky]).")
+    reject_overlay_kinds: list[str] = Field(default_factory=list, description="overlay_kind values to reject whatever overlay_prob (e.g. [subtitle, ticker]).")
 
 
 class DedupConfig(Section):

@@ -53,6 +53,9 @@ def reject_reasons(row: dict[str, Any], cfg: FilterConfig) -> list[str]:
     cam = row.get("camera_motion")
     if cam is not None and cam in cfg.reject_camera_motion:
         reasons.append(f"camera_motion={cam}")
+    kind = row.get("overlay_kind")
+    if kind is not None and kind in cfg.reject_overlay_kinds:
+        reasons.append(f"overlay_kind={kind}")
     return reasons
 
 

@@ -103,3 +103,14 @@ def test_ocr_recognises_unchanged_text_once(cases, engine):
     r = analyse_span(cases["bug"], 0, N, 25.0, [ocr])
     assert any("24" in t for t in r["ocr_texts"]), r
     assert sum(calls) < sum(g["frame"] >= 0 for g in r["ocr_regions"]), (calls, r["ocr_regions"])
+
+
+def test_filter_rejects_overlay_kinds():
+    from curate.config import FilterConfig
+    from curate.stages.filter import reject_reasons
+
+    cfg = FilterConfig(min_motion_score=None, min_sharpness=None, min_brightness=None, max_brightness=None,
+                       max_static_ratio=None, min_aesthetic_score=None, reject_overlay_kinds=["subtitle", "ticker"])
+    assert reject_reasons({"overlay_kind": "subtitle", "overlay_prob": 0.6}, cfg) == ["overlay_kind=subtitle"]
+    assert reject_reasons({"overlay_kind": "logo", "overlay_prob": 0.6}, cfg) == []
+    assert reject_reasons({"overlay_kind": None}, cfg) == []
