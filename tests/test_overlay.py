@@ -40,8 +40,8 @@ def cases(samples, tmp_path_factory) -> dict[str, str]:
            f"fontsize=28:fontcolor=white@0.6:x={x}+({bw}-tw)/2:y={y}+({bh}-th)/2")
     subs = ",".join(f"drawtext=fontfile={FONT}:text='{s}':fontsize=24:fontcolor=white:borderw=2:x=(w-tw)/2:"
                     f"y=h-th-20:enable='gte(t,{0.6 * i:.1f})*lt(t,{0.6 * (i + 1):.1f})'" for i, s in enumerate(SUBS))
-    specs = {"clean": "null", "bug": bug, "subs": subs,
-             "still": "select='eq(n\\,0)',loop=loop=-1:size=1,noise=alls=6:allf=t,trim=end_frame=44"}
+    still = "select='eq(n\\,0)',loop=loop=-1:size=1,noise=alls=6:allf=t,trim=end_frame=44"
+    specs = {"clean": "null", "bug": bug, "subs": subs, "still": still, "still_bug": f"{still},{bug}"}
     graph = f"[0:v]trim=start_frame=31:end_frame=75,setpts=PTS-STARTPTS,split={len(specs)}"
     graph += "".join(f"[s{i}]" for i in range(len(specs))) + ";"
     graph += ";".join(f"[s{i}]{f},format=yuv420p[o{i}]" for i, f in enumerate(specs.values()))
@@ -83,6 +83,20 @@ def test_subtitles_kind_and_ocr_regions(cases, engine):
     assert sum(any(w in t for t in r["ocr_texts"]) for w in ("river", "walked", "mill")) >= 2, r["ocr_texts"]
     for g in regions:
         assert g["y"] > 0.7 and 0 <= g["x"] and g["x"] + g["w"] <= 1.0 and g["text"], g
+
+
+def test_static_shot_corner_text_is_a_logo_scene_without_text_is_not(cases, engine):
+    """Nothing moves under a bug over a still shot: only its held corner text (OCR) tells it,
+    at a medium confidence; the same still shot without the bug stays none."""
+    res = {}
+    for name in ("still_bug", "still"):
+        ocr = OcrAnalyser(engine)
+        res[name] = analyse_span(cases[name], 0, N, 25.0, [ocr, OverlayAnalyser(ocr=ocr)])
+    r = res["still_bug"]
+    assert r["overlay_kind"] == "logo" and 0.5 <= r["overlay_prob"] < 0.8, r
+    x, y, bw, bh = BUG
+    assert _iou(r["overlay_box"], (x / W, y / H, bw / W, bh / H)) >= 0.3, r  # the letters at least
+    assert res["still"]["overlay_kind"] == "none", res["still"]
 
 
 def test_ocr_recognises_unchanged_text_once(cases, engine):

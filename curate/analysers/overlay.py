@@ -25,8 +25,8 @@ off). A blob is a logo when
   everywhere, so no blob of it is isolated; an animation's static drawn outline has
   persistent neighbours too;
 * it has edges of both orientations (>= 10-20 % of the minority one: lines along a pan
-  persist with one orientation), is dense (persistent pixels / box area 0.12 -> 0.2) and
-  crisp (|Laplacian| of the temporal mean over the persistent gradient 0.05 -> 0.08: drawn
+  persist with one orientation), is dense (persistent pixels / box area 0.17 -> 0.25) and
+  crisp (|Laplacian| of the temporal mean over the persistent gradient 0.07 -> 0.1: drawn
   edges are sharp, a smooth shading that a small jitter leaves in place is not).
 
 ``logo confidence = size * position * orientations * density * crispness *
@@ -84,13 +84,13 @@ class OverlayAnalyser:
                  persist: float = 0.9, min_seen: float = 0.8, change_thr: int = 4, ctx_moving: tuple[float, float] = (0.15, 0.4),
                  ctx_persist: tuple[float, float] = (0.2, 0.5), min_px: int = 12, full_px: int = 40,
                  corner: float = 0.3, max_box: tuple[float, float] = (0.45, 0.35), min_prob: float = 0.5,
-                 ocr: Any = None) -> None:
+                 corner_text_prob: float = 0.6, ocr: Any = None) -> None:
         self.per_s, self.max_frames, self.min_frames = per_s, max_frames, min_frames
         self.grad_min, self.persist, self.change_thr = grad_min, persist, change_thr
         self.scene_persist, self.min_seen = max(persist, 0.9), min_seen
         self.ctx_moving, self.ctx_persist = ctx_moving, ctx_persist
         self.min_px, self.full_px, self.corner, self.max_box = min_px, full_px, corner, max_box
-        self.min_prob, self.ocr = min_prob, ocr
+        self.min_prob, self.ocr, self.corner_text_prob = min_prob, ocr, corner_text_prob
 
     def start(self, n: int, fps: float) -> set[int]:
         k = int(min(n, self.max_frames, max(self.min_frames, round(n / (fps or 25.0) * self.per_s))))
@@ -178,8 +178,8 @@ class OverlayAnalyser:
             box = {"x": x0 / w, "y": y0 / h, "w": (x1 - x0) / w, "h": (y1 - y0) / h}
             flat = box["w"] > 3 * box["h"] and abs(cx - 0.5) < 0.15 and cy > 0.7  # text baseline at the bottom centre
             mixed = 1.0 if flat else _ramp(min(vert, 1.0 - vert), 0.1, 0.2)  # lines along a pan have one orientation
-            prob = (_ramp(npx, self.min_px, self.full_px) * pos * mixed * _ramp(density, 0.12, 0.2)
-                    * _ramp(crisp, 0.05, 0.08)
+            prob = (_ramp(npx, self.min_px, self.full_px) * pos * mixed * _ramp(density, 0.17, 0.25)
+                    * _ramp(crisp, 0.07, 0.1)
                     * _ramp(moving, *self.ctx_moving) * (1.0 - _ramp(iso_px, *self.ctx_persist)))
             out.append({"prob": prob, "kind": "subtitle" if flat else "logo",
                         "box": {k2: float(v) for k2, v in box.items()}})
@@ -261,6 +261,30 @@ class OverlayAnalyser:
                 changing = len({r["text"] for r in row}) >= 2 and len({r["frame"] for r in row}) >= 2
                 if touches and changing and not centred and (u["w"] >= 0.5 or (moving and u["w"] >= 0.25)):
                     out.append({"prob": 0.9, "kind": "ticker", "box": {"x": 0.0, "y": u["y"], "w": 1.0, "h": u["h"]}})
+        out += self._corner_text(regions, logos, n_frames)
+        return out
+
+    def _corner_text(self, regions: list[dict[str, Any]], blobs: list[dict[str, Any]],
+                     n_frames: int) -> list[dict[str, Any]]:
+        """Small text held in the same corner place through the clip, in a clip with little other
+        text: a channel bug even when nothing moves under it (a static camera), at a medium
+        confidence (``corner_text_prob``): a sign filmed in a corner of a still shot looks the same."""
+        corner = [r for r in regions if r["w"] <= 0.3 and r["h"] <= 0.15
+                  and min(r["x"] + r["w"] / 2, 1 - r["x"] - r["w"] / 2) <= 0.2
+                  and min(r["y"] + r["h"] / 2, 1 - r["y"] - r["h"] / 2) <= 0.2]
+        out = []
+        for r in corner:
+            same = [q for q in corner if _overlap(q, r) >= 0.5]
+            held = len({q["frame"] for q in same})
+            others = sum(1 for q in regions if _overlap(q, r) < 0.5)
+            if held < max(3, 0.75 * n_frames) or others / n_frames > 1:
+                continue
+            box = _union(same)
+            for b in blobs:  # the drawn box / ring around the letters, when its edges persist
+                if b["kind"] == "logo" and _overlap(b["box"], box) >= 0.8 and b["box"]["w"] * b["box"]["h"] <= 4 * box["w"] * box["h"]:
+                    box = _union([box, b["box"]])
+            out.append({"prob": self.corner_text_prob, "kind": "logo", "box": box})
+            break
         return out
 
     def result(self) -> dict[str, Any]:
