@@ -42,7 +42,10 @@ horizontally centred, at most two lines a frame, in a clip whose other text is s
 subtitles when the recognised text changes over the clip (one line held over moving
 footage counts when the persistent analysis also sees it); boxes in such a band that reach a
 side of the frame with changing text and span half the width (a quarter when they move
-sideways: text scrolling in) are a ticker. A wide, flat
+sideways: text scrolling in) are a ticker. Small text held at one corner place in >= 75 % of the OCR
+frames, with little other text in the clip, is a logo at ``corner_text_prob`` (0.6) even when
+nothing moves under it (a static camera): a sign filmed in a corner of a still shot looks
+the same, hence the medium confidence. A wide, flat
 persistent blob at the bottom centre (the shared baseline of changing lines) is a subtitle too.
 
 When a ticker is found, a subtitle candidate inside its band is dropped (scrolling text
