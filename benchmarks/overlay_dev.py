@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "eval"))
-from footage import fetch  # noqa: E402
+from footage import fetch
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 W, H, FPS, SECS = 1280, 720, 25, 4.0
@@ -178,8 +178,9 @@ def iou(a: dict | None, b: list[float] | None) -> float:
 
 
 def score(out: str, ocr: bool, only: str | None = None, secs: float = SECS) -> None:
-    from curate.config import AnalyzeConfig
     from curate.stages.analyze import analyse_span, build_analysers
+
+    from curate.config import AnalyzeConfig
 
     cfg = AnalyzeConfig(ocr=ocr)
     engine = None
@@ -188,7 +189,8 @@ def score(out: str, ocr: bool, only: str | None = None, secs: float = SECS) -> N
 
         engine = RapidOcrEngine(max_side=cfg.ocr_width, threads=cfg.ocr_threads, min_score=cfg.ocr_min_score)
     an = [a for a in build_analysers(cfg, engine) if a.name in ("overlay", "ocr")]
-    meta = json.load(open(os.path.join(out, "cases.json")))
+    with open(os.path.join(out, "cases.json")) as f:
+        meta = json.load(f)
     rows = []
     for m in meta:
         if only and only not in m["name"]:

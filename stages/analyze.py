@@ -2,8 +2,9 @@
 
 Reads: local_path (source video), start_frame, end_frame, fps (clip rows); falls back to the
 clip file (clip_path) when the source is gone. Adds: the score columns of
-``schemas/scores.py`` (motion + camera motion, technical quality, static overlay, OCR text,
-optional learned watermark probability, perceptual hashes) and, when the aesthetics stage runs,
+``schemas/scores.py`` (motion + camera motion, technical quality, overlays (logo / subtitle /
+ticker), OCR text and boxes, optional learned watermark probability, perceptual hashes) and,
+when the aesthetics stage runs,
 the stream-only ``aesthetic_frames`` (JPEG) it consumes. Needs: 1 CPU per actor (an
 actor stage: the OCR engine and the optional watermark model load once per actor).
 

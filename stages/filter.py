@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from curate.config import FilterConfig
 from curate.schemas import CLIPS
+
+from curate.config import FilterConfig
 from curate.stage import RowStage
 
 # (config field, column, kind): kind "min" rejects value < threshold, "max" rejects value > threshold.

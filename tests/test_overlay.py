@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from curate.stages.analyze import analyse_span
 
 from curate.analysers.ocr import OcrAnalyser, RapidOcrEngine
 from curate.analysers.overlay import OverlayAnalyser
 from curate.media import run_ffmpeg
-from curate.stages.analyze import analyse_span
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 W, H, N = 640, 272, 44
@@ -49,7 +49,8 @@ def cases(samples, tmp_path_factory) -> dict[str, str]:
     out = {}
     for i, name in enumerate(specs):
         out[name] = os.path.join(d, f"{name}.mp4")
-        args += ["-map", f"[o{i}]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-frames:v", str(N), out[name]]
+        args += ["-map", f"[o{i}]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-frames:v", str(N),
+                 out[name]]
     run_ffmpeg(args)
     return out
 
@@ -120,8 +121,9 @@ def test_ocr_recognises_unchanged_text_once(cases, engine):
 
 
 def test_filter_rejects_overlay_kinds():
-    from curate.config import FilterConfig
     from curate.stages.filter import reject_reasons
+
+    from curate.config import FilterConfig
 
     cfg = FilterConfig(min_motion_score=None, min_sharpness=None, min_brightness=None, max_brightness=None,
                        max_static_ratio=None, min_aesthetic_score=None, reject_overlay_kinds=["subtitle", "ticker"])

@@ -84,8 +84,9 @@ class OverlayAnalyser:
     name = "overlay"
 
     def __init__(self, per_s: float = 4.0, max_frames: int = 24, min_frames: int = 8, grad_min: float = 30.0,
-                 persist: float = 0.9, min_seen: float = 0.8, change_thr: int = 4, ctx_moving: tuple[float, float] = (0.15, 0.4),
-                 ctx_persist: tuple[float, float] = (0.2, 0.5), min_px: int = 12, full_px: int = 40,
+                 persist: float = 0.9, min_seen: float = 0.8, change_thr: int = 4,
+                 ctx_moving: tuple[float, float] = (0.15, 0.4), ctx_persist: tuple[float, float] = (0.2, 0.5),
+                 min_px: int = 12, full_px: int = 40,
                  corner: float = 0.3, max_box: tuple[float, float] = (0.45, 0.35), min_prob: float = 0.5,
                  corner_text_prob: float = 0.6, ocr: Any = None) -> None:
         self.per_s, self.max_frames, self.min_frames = per_s, max_frames, min_frames
@@ -136,13 +137,13 @@ class OverlayAnalyser:
         seen = (mag >= np.maximum(10.0, 0.3 * p)).sum(0)
         persist = support / np.maximum(1, seen)
         textured = mag.mean(0) > 20.0
-        self.strokes = np.abs(gx).mean(0) > 40.0  # vertical strokes (text) present on average
+        strokes = np.abs(gx).mean(0) > 40.0  # vertical strokes (text) present on average
         change = self.churn.astype(np.float32) / max(1, len(self.gx) - 1)
         steady = (persist >= self.persist) & (support >= self.min_seen * len(self.gx))
         fixed = (support >= self.scene_persist * len(self.gx))
         mean = cv2.GaussianBlur(self.mean / len(self.gx), (3, 3), 0)
         sharp = np.abs(cv2.Laplacian(mean, cv2.CV_32F)) / (p + 1e-6)
-        return p, mx, my, steady & (p >= self.grad_min), fixed & textured, textured, change, sharp
+        return mx, my, steady & (p >= self.grad_min), fixed & textured, textured, change, sharp, strokes
 
     def _logos(self, mx: np.ndarray, my: np.ndarray, pers: np.ndarray, scene_pers: np.ndarray, textured: np.ndarray,
                change: np.ndarray, sharp: np.ndarray) -> list[dict[str, Any]]:
@@ -204,10 +205,10 @@ class OverlayAnalyser:
                 best["box"] = _union([b, o])
         return [best if f is logos[0] else f for f in found]
 
-    def _band(self, p: np.ndarray, mx: np.ndarray, my: np.ndarray, pers: np.ndarray,
-              change: np.ndarray) -> dict[str, Any] | None:
+    def _band(self, mx: np.ndarray, my: np.ndarray, pers: np.ndarray, change: np.ndarray,
+              strokes: np.ndarray) -> dict[str, Any] | None:
         """A full-width persistent horizontal edge near the bottom/top with changing content beside it."""
-        h, w = pers.shape
+        h = pers.shape[0]
         horiz = pers & (np.abs(my) > np.abs(mx))
         rowfrac = horiz.mean(1)
         best = None
@@ -225,8 +226,8 @@ class OverlayAnalyser:
             if y0 < 0 or y1 < 0 or y1 - y0 < 0.04 * h:
                 continue
             inside = float(change[y0 + 1:y1 - 1].mean()) if y1 - y0 > 2 else 0.0
-            strokes = float(self.strokes[y0 + 1:y1 - 1].mean()) if y1 - y0 > 2 else 0.0
-            prob = _ramp(inside, 0.1, 0.25) * _ramp(strokes, 0.1, 0.15)  # changing, and text strokes in it
+            text = float(strokes[y0 + 1:y1 - 1].mean()) if y1 - y0 > 2 else 0.0
+            prob = _ramp(inside, 0.1, 0.25) * _ramp(text, 0.1, 0.15)  # changing, and text strokes in it
             if prob > 0 and (best is None or prob > best["prob"]):
                 best = {"prob": prob, "kind": "ticker", "box": {"x": 0.0, "y": y0 / h, "w": 1.0, "h": (y1 - y0) / h}}
         return best
@@ -284,7 +285,8 @@ class OverlayAnalyser:
                 continue
             box = _union(same)
             for b in blobs:  # the drawn box / ring around the letters, when its edges persist
-                if b["kind"] == "logo" and _overlap(b["box"], box) >= 0.8 and b["box"]["w"] * b["box"]["h"] <= 4 * box["w"] * box["h"]:
+                small = b["box"]["w"] * b["box"]["h"] <= 4 * box["w"] * box["h"]
+                if b["kind"] == "logo" and small and _overlap(b["box"], box) >= 0.8:
                     box = _union([box, b["box"]])
             out.append({"prob": self.corner_text_prob, "kind": "logo", "box": box})
             break
@@ -293,10 +295,10 @@ class OverlayAnalyser:
     def result(self) -> dict[str, Any]:
         if len(self.gx) < 4 or self.churn is None or len({g.shape for g in self.gx}) != 1:
             return {"overlay_prob": None, "overlay_kind": None, "overlay_box": None}
-        p, mx, my, pers, scene_pers, textured, change, sharp = self._maps()
+        mx, my, pers, scene_pers, textured, change, sharp, strokes = self._maps()
         found = self._logos(mx, my, pers, scene_pers, textured, change, sharp)
         found = self._merge(found)
-        band = self._band(p, mx, my, pers, change)
+        band = self._band(mx, my, pers, change, strokes)
         if band is not None:
             found.append(band)
         if self.ocr is not None:
