@@ -4,8 +4,7 @@ Reads: local_path (source video), start_frame, end_frame, fps (clip rows); falls
 clip file (clip_path) when the source is gone. Adds: the score columns of
 ``schemas/scores.py`` (motion + camera motion, technical quality, overlays (logo / subtitle /
 ticker), OCR text and boxes, optional learned watermark probability, perceptual hashes) and,
-when the aesthetics stage runs,
-the stream-only ``aesthetic_frames`` (JPEG) it consumes. Needs: 1 CPU per actor (an
+when the aesthetics stage runs, the stream-only ``aesthetic_frames`` (JPEG) it consumes. Needs: 1 CPU per actor (an
 actor stage: the OCR engine and the optional watermark model load once per actor).
 
 The decoder seeks to the keyframe before ``start_frame``, decodes the span once (frames no
