@@ -39,8 +39,9 @@ carries text strokes (>= 10-15 % of its pixels with a strong mean horizontal gra
 
 Text (needs the OCR analyser, passed as ``ocr``): OCR boxes in the bottom 40 % (or top 25 %),
 horizontally centred, at most two lines a frame, in a clip whose other text is sparse, are
-subtitles when the recognised text changes over the clip (one line held over moving
-footage counts when the persistent analysis also sees it); boxes in such a band that reach a
+subtitles when the recognised text changes over the clip (OCR variants of one line count as
+one); one line held over moving footage counts when the persistent analysis also sees it, as a
+subtitle at the bottom and as a logo (a title bug) at the top; boxes in such a band that reach a
 side of the frame with changing text and span half the width (a quarter when they move
 sideways: text scrolling in) are a ticker. Small text held at one corner place in >= 75 % of the OCR
 frames, with little other text in the clip, is a logo at ``corner_text_prob`` (0.6) even when
@@ -60,6 +61,7 @@ x * width, y * height of the clip; null when the kind is ``none``).
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import cv2
@@ -246,12 +248,13 @@ class OverlayAnalyser:
         if subs and per_frame <= 2 and other / n_frames <= 2:
             texts = {r["text"] for r in subs}
             box = _union(subs)
-            if len(texts) >= 2:
+            if _distinct(texts) >= 2:
                 prob = 0.95 if len({r["frame"] for r in subs}) >= 2 else 0.7
-            else:  # one line held: a caption when the persistent analysis sees it over moving footage
+                out.append({"prob": prob, "kind": "subtitle", "box": box, "ocr": True})
+            else:  # one line held: a caption (bottom) or a title bug (top) when the persistent analysis sees it
                 seen = [lg["prob"] for lg in logos if _overlap(lg["box"], box) > 0.3]
-                prob = 0.8 * max(seen, default=0.0)
-            out.append({"prob": prob, "kind": "subtitle", "box": box, "ocr": True})
+                top = box["y"] + box["h"] / 2 < 0.5
+                out.append({"prob": 0.8 * max(seen, default=0.0), "kind": "logo" if top else "subtitle", "box": box})
         tick = [r for r in band if r["w"] >= 0.05]
         if tick:
             rows: dict[int, list[dict[str, Any]]] = {}
@@ -319,6 +322,17 @@ class OverlayAnalyser:
         if best["prob"] < self.min_prob:
             return {"overlay_prob": float(best["prob"]), "overlay_kind": "none", "overlay_box": None}
         return {"overlay_prob": float(best["prob"]), "overlay_kind": best["kind"], "overlay_box": best["box"]}
+
+
+def _distinct(texts: set[str]) -> int:
+    """Number of different lines among OCR strings, reading variants of one line as one
+    ('SPORT+' / 'SPORT', 'CH5HD' / 'CH 5 HD': similarity >= 0.6 ignoring spaces and case)."""
+    groups: list[str] = []
+    for t in sorted(texts, key=len, reverse=True):
+        k = "".join(t.lower().split())
+        if k and not any(k in g or difflib.SequenceMatcher(None, k, g).ratio() >= 0.6 for g in groups):
+            groups.append(k)
+    return len(groups)
 
 
 def _core(profile: np.ndarray, frac: float = 0.2) -> tuple[int, int]:
