@@ -552,12 +552,16 @@ class AnalyzeConfig(Section):
     frozen_diff: float = Field(0.5, ge=0, description="A sampled frame whose mean |luma diff| to the frame frozen_lag_s later is below this (grey levels) counts as frozen.")
     frozen_lag_s: float | None = Field(None, gt=0, description="static_ratio compares each sampled frame with the one this much later, so frame-rate-conversion repeats (shorter holds) are not frozen. None = 1 / pairs_per_s (the next sampled pair: no extra decode).")
     border_luma: int = Field(20, ge=0, le=255, description="Rows/columns whose 98th-percentile luma is <= this are black bars.")
-    overlay: bool = Field(True, description="Run the static-overlay (logo/watermark) detector.")
-    overlay_per_s: float = Field(2.0, gt=0, description="Frames per second sampled by the overlay detector.")
+    overlay: bool = Field(True, description="Run the overlay detector (logos, subtitles, tickers: overlay_kind/_prob/_box).")
+    overlay_per_s: float = Field(4.0, gt=0, description="Frames per second sampled by the overlay detector (at least 8 per clip).")
     overlay_max_frames: int = Field(24, ge=4, description="At most this many overlay frames per clip.")
+    overlay_min_prob: float = Field(0.5, ge=0, le=1, description="overlay_kind stays 'none' (and overlay_box null) below this confidence.")
     ocr: bool = Field(True, description="Run PP-OCR (rapidocr-onnxruntime) on a few frames per clip.")
-    ocr_frames: int = Field(3, ge=1, description="Frames per clip given to OCR (spread evenly).")
-    ocr_width: int = Field(640, ge=64, description="OCR frames are decoded at most this wide.")
+    ocr_frames: int = Field(4, ge=1, description="Fewest frames per clip given to OCR text detection (spread evenly).")
+    ocr_per_s: float = Field(1.0, gt=0, description="OCR frames per second of clip when that is more than ocr_frames (changing subtitles).")
+    ocr_max_frames: int = Field(8, ge=1, description="At most this many OCR frames per clip.")
+    ocr_det_width: int = Field(480, ge=64, description="Text detection runs on the OCR frame scaled to this width (recognition at ocr_width).")
+    ocr_width: int = Field(640, ge=64, description="OCR frames are decoded at most this wide (recognition crops).")
     ocr_min_score: float = Field(0.5, ge=0, le=1, description="Drop recognised text below this confidence.")
     ocr_threads: int = Field(1, ge=1, description="ONNX Runtime threads per OCR engine.")
     phash_per_s: float = Field(8.0, gt=0, description="Perceptual hashes per second of clip (for dedup; dense so a trimmed copy has samples within a frame of the original's).")
@@ -596,6 +600,7 @@ class FilterConfig(Section):
     max_static_ratio: float | None = Field(0.5, ge=0, le=1, description="Reject when more sampled frame pairs are frozen.")
     min_aesthetic_score: float | None = Field(4.5, ge=0, le=10, description="Reject below (LAION scale; Open-Sora filters < 4.5-5, NeMo tutorials 3.5).")
     reject_camera_motion: list[str] = Field(default_factory=list, description="Camera-motion labels to reject (e.g. [shaky]).")
+    reject_overlay_kinds: list[str] = Field(default_factory=list, description="overlay_kind values to reject whatever overlay_prob (e.g. [subtitle, ticker]).")
 
 
 class DedupConfig(Section):

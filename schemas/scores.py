@@ -10,6 +10,9 @@ import pyarrow as pa
 from curate.schemas._fields import field
 
 BOX = pa.struct([("x", pa.float32()), ("y", pa.float32()), ("w", pa.float32()), ("h", pa.float32())])
+OCR_REGION_LIST = pa.list_(pa.struct([("x", pa.float32()), ("y", pa.float32()), ("w", pa.float32()), ("h", pa.float32()),
+                                      ("text", pa.string()), ("score", pa.float32()), ("frame", pa.int32()),
+                                      ("t", pa.float32())]))
 
 SCORE_FIELDS: list[pa.Field] = [
     field("motion_score", pa.float32(), "Mean optical-flow magnitude (DIS) in px/frame, normalised to a 256-px-wide frame."),
@@ -26,11 +29,13 @@ SCORE_FIELDS: list[pa.Field] = [
     field("clipped_shadows", pa.float32(), "Fraction of pixels with luma <= 5 (black borders excluded)."),
     field("border_frac", pa.float32(), "Fraction of the frame area covered by persistent black bars (letterbox/pillarbox)."),
     field("static_ratio", pa.float32(), "Fraction of sampled frames whose picture does not change over analyze.frozen_lag_s (default 1/3 s): mean |luma diff| to that later frame < analyze.frozen_diff. Frame-rate-conversion repeats (shorter holds) do not count."),
-    field("overlay_prob", pa.float32(), "Static-overlay (logo / burnt-in watermark) confidence in [0, 1] from edge persistence vs. surrounding change; heuristic, not calibrated."),
-    field("overlay_box", BOX, "Box of the most likely static overlay, normalised to [0, 1] (x, y = top-left)."),
+    field("overlay_prob", pa.float32(), "Overlay (logo / subtitle / ticker drawn over the picture) confidence in [0, 1]; heuristic, not calibrated."),
+    field("overlay_kind", pa.string(), "logo | subtitle | ticker | none: the most confident overlay (none below analyze.overlay_min_prob). Scene text is not an overlay (see ocr_regions)."),
+    field("overlay_box", BOX, "Box of that overlay, normalised to [0, 1] (x, y = top-left; pixels = x * width, y * height); null when overlay_kind is none."),
     field("text_area_ratio", pa.float32(), "Mean fraction of the frame covered by OCR text boxes (PP-OCR, analyze.ocr_frames frames)."),
     field("ocr_boxes", pa.int32(), "Most text boxes found in one OCR frame."),
     field("ocr_texts", pa.list_(pa.string()), "Distinct recognised on-screen strings."),
+    field("ocr_regions", OCR_REGION_LIST, "Every recognised text box: x, y, w, h normalised (origin top-left), text, score, frame (offset in the clip), t (s from the clip start)."),
     field("watermark_prob", pa.float32(), "Learned watermark classifier probability (null when no model is configured or loadable)."),
     field("phash", pa.list_(pa.int64()), "64-bit DCT perceptual hashes (signed int64; signs of the 64 lowest AC coefficients) of frames sampled every 1/analyze.phash_per_s s."),
     field("phash_t", pa.list_(pa.float32()), "Time (s from the clip's first frame) of each phash sample."),

@@ -2,9 +2,9 @@
 
 Reads: local_path (source video), start_frame, end_frame, fps (clip rows); falls back to the
 clip file (clip_path) when the source is gone. Adds: the score columns of
-``schemas/scores.py`` (motion + camera motion, technical quality, static overlay, OCR text,
-optional learned watermark probability, perceptual hashes) and, when the aesthetics stage runs,
-the stream-only ``aesthetic_frames`` (JPEG) it consumes. Needs: 1 CPU per actor (an
+``schemas/scores.py`` (motion + camera motion, technical quality, overlays (logo / subtitle /
+ticker), OCR text and boxes, optional learned watermark probability, perceptual hashes) and,
+when the aesthetics stage runs, the stream-only ``aesthetic_frames`` (JPEG) it consumes. Needs: 1 CPU per actor (an
 actor stage: the OCR engine and the optional watermark model load once per actor).
 
 The decoder seeks to the keyframe before ``start_frame``, decodes the span once (frames no
@@ -64,12 +64,15 @@ def build_analysers(cfg: AnalyzeConfig, ocr_engine: Any = None, watermark_model:
                         frozen_lag_s=cfg.frozen_lag_s),
         PhashAnalyser(cfg.phash_per_s, cfg.phash_max),
     ]
-    if cfg.overlay:
-        out.append(OverlayAnalyser(cfg.overlay_per_s, cfg.overlay_max_frames))
+    ocr = None
     if ocr_engine is not None:
         from curate.analysers.ocr import OcrAnalyser
 
-        out.append(OcrAnalyser(ocr_engine, cfg.ocr_frames, cfg.ocr_width))
+        ocr = OcrAnalyser(ocr_engine, cfg.ocr_frames, cfg.ocr_width, per_s=cfg.ocr_per_s,
+                          max_frames=cfg.ocr_max_frames, det_width=cfg.ocr_det_width)
+        out.append(ocr)
+    if cfg.overlay:  # reads the OCR boxes (subtitles, tickers) when OCR runs
+        out.append(OverlayAnalyser(cfg.overlay_per_s, cfg.overlay_max_frames, min_prob=cfg.overlay_min_prob, ocr=ocr))
     if watermark_model is not None:
         from curate.analysers.watermark import WatermarkAnalyser
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from curate.config import FilterConfig
 from curate.schemas import CLIPS
+
+from curate.config import FilterConfig
 from curate.stage import RowStage
 
 # (config field, column, kind): kind "min" rejects value < threshold, "max" rejects value > threshold.
@@ -53,6 +54,9 @@ def reject_reasons(row: dict[str, Any], cfg: FilterConfig) -> list[str]:
     cam = row.get("camera_motion")
     if cam is not None and cam in cfg.reject_camera_motion:
         reasons.append(f"camera_motion={cam}")
+    kind = row.get("overlay_kind")
+    if kind is not None and kind in cfg.reject_overlay_kinds:
+        reasons.append(f"overlay_kind={kind}")
     return reasons
 
 
