@@ -1,7 +1,15 @@
 """Output location: a local folder or any fsspec URL (s3://, gs://, ...).
 
 Everything is written to a temporary name first and then renamed, so a killed run never
-leaves a half-written file under its final name.
+leaves a half-written file under its final name. On an object store "rename" is a server-side
+copy of the finished temporary object to its final key, then a delete of the temporary one:
+a reader never sees a partial object under a final key (see docs/storage.md).
+
+Paths of a remote output are full URLs (``s3://bucket/prefix/clips/...``): they can be handed
+to another process or node (``Output(out.path(""))``), to DuckDB or to ``fsspec.open`` and
+still name the same object. Endpoint and credentials come from the environment of every
+process (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ...; see
+docs/storage.md), never from a config file.
 """
 
 from __future__ import annotations
@@ -26,8 +34,12 @@ class Output:
         )
         if self.local:
             self.root = os.path.abspath(self.root)
+        else:  # keep the protocol: a bare "bucket/key" would read as a local path elsewhere
+            proto = self.fs.protocol[0] if isinstance(self.fs.protocol, tuple) else self.fs.protocol
+            self.root = f"{proto}://{self.root.rstrip('/')}"
 
     def path(self, rel: str) -> str:
+        """``rel`` under the root: an absolute local path, or a full URL for a remote output."""
         return f"{self.root.rstrip('/')}/{rel}" if rel else self.root
 
     def exists(self, rel: str) -> bool:
