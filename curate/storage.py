@@ -28,7 +28,11 @@ class Output:
     url: str
 
     def __post_init__(self) -> None:
-        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        proto = self.url.split("://", 1)[0] if "://" in self.url else "file"
+        # no cached listings on a store: another process or node may have written since (a cached
+        # listing made a just-committed shard invisible to DuckDB, and exists() say False)
+        opts = {} if proto in ("file", "local") else {"use_listings_cache": False}
+        self.fs, self.root = fsspec.core.url_to_fs(self.url, **opts)
         self.local = self.fs.protocol in ("file", ("file", "local"), "local") or "file" in (
             self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
         )
