@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import deque
 from dataclasses import dataclass
 
 import fsspec
@@ -47,7 +48,21 @@ class Output:
         return f"{self.root.rstrip('/')}/{rel}" if rel else self.root
 
     def exists(self, rel: str) -> bool:
+        if not self.local and "." in os.path.basename(rel) and hasattr(self.fs, "_call_s3"):
+            return self._head(rel)
         return self.fs.exists(self.path(rel))
+
+    def _head(self, rel: str) -> bool:
+        """One HEAD request: s3fs' exists() follows a missing key with a LIST (is it a "folder"?),
+        which would put a LIST per clip file into the per-video path (docs/storage.md)."""
+        from fsspec.asyn import sync
+
+        bucket, _, key = self.fs._strip_protocol(self.path(rel)).partition("/")
+        try:
+            sync(self.fs.loop, self.fs._call_s3, "head_object", Bucket=bucket, Key=key)
+            return True
+        except FileNotFoundError:
+            return False
 
     def makedirs(self, rel: str) -> None:
         self.fs.makedirs(self.path(rel), exist_ok=True)
@@ -86,3 +101,35 @@ class Output:
         if not self.exists(rel):
             return []
         return [os.path.basename(p.rstrip("/")) for p in self.fs.ls(self.path(rel), detail=False)]
+
+    def local_copy(self, rel: str, scratch: str) -> str | None:
+        """A local file with the content of ``rel``: the file itself for a local output, else a
+        copy in ``scratch`` (this node's scratch folder). None when ``rel`` does not exist.
+
+        For a stage that runs on another node than the one that fetched a source (nodes share
+        only the store): it reads the small clip file from the store. The last few copies are
+        kept (a reader may still hold the latest); older ones are deleted.
+        """
+        if self.local:
+            p = self.path(rel)
+            return p if os.path.exists(p) else None
+        dest = os.path.join(scratch, "store-copies", rel.replace("/", "__"))
+        if os.path.exists(dest):
+            return dest
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        part = f"{dest}.{uuid.uuid4().hex[:8]}.part"
+        try:
+            self.fs.get_file(self.path(rel), part)
+        except FileNotFoundError:
+            return None
+        os.replace(part, dest)
+        _COPIES.append(dest)
+        while len(_COPIES) > _KEEP_COPIES:
+            old = _COPIES.popleft()
+            if old != dest and os.path.exists(old):
+                os.remove(old)
+        return dest
+
+
+_KEEP_COPIES = 4
+_COPIES: deque[str] = deque()

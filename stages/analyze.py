@@ -188,9 +188,11 @@ class Analyze(RowStage):
         src = row.get("local_path")
         if src and os.path.exists(src):
             return src, int(row["start_frame"]), int(row["end_frame"])
-        if row.get("clip_path"):
-            clip = os.path.join(self.ctx.output_dir, row["clip_path"])
-            if os.path.exists(clip):
+        if row.get("clip_path"):  # e.g. on another node than the one that fetched the source
+            from curate.storage import Output
+
+            clip = Output(self.ctx.output_dir).local_copy(row["clip_path"], self.ctx.work_dir)
+            if clip:
                 return clip, 0, int(row["end_frame"]) - int(row["start_frame"])
         raise StageError("source_missing", f"neither the source {src} nor the clip file is readable")
 

@@ -75,9 +75,14 @@ def test_nodes_share_nothing_but_the_store(tmp_path, samples):
         assert ref.returncode == 0, ref.stderr[-3000:]
         oks = query("s3://out/ref", "SELECT count(*) AS n FROM videos WHERE status = 'ok'").to_pylist()[0]["n"]
         assert oks == len(names), query("s3://out/ref", "SELECT source, error, error_detail FROM videos")
-        used = {k: sorted(p.name for p in scratch[k].rglob("*") if p.is_file()) for k in scratch}
-        assert sum(1 for k in ("head", "w1", "w2") if used[k]) >= 2, used  # the work did spread over nodes
-        assert not used["driver"], used  # the driver fetched nothing itself
+        bad = query("s3://out/ref", "SELECT clip_id, error, error_detail FROM clips WHERE status = 'failed'")
+        assert bad.num_rows == 0, bad.to_pylist()  # e.g. source_missing: a clip scored on a node without the source
+        used = {k: sorted(str(p.relative_to(scratch[k])) for p in scratch[k].rglob("*") if p.is_file())
+                for k in scratch}
+        # the worker nodes fetched into their own scratch folders (Ray packs the stages of a video
+        # onto one node or spreads them as it sees fit; both must work), the driver fetched nothing
+        assert any(used[k] for k in ("head", "w1", "w2")), used
+        assert not used["driver"], used
 
         # the same run, one worker node killed once the first shard is committed
         out = Output("s3://out/killed")
@@ -95,10 +100,12 @@ def test_nodes_share_nothing_but_the_store(tmp_path, samples):
         m = read_manifest(out)
         assert killed, mode
         sql_v = "SELECT video_id, status FROM videos ORDER BY video_id"
-        sql_c = "SELECT video_id, clip_id, status, clip_path FROM clips ORDER BY clip_id"
+        sql_c = "SELECT video_id, clip_id, clip_path FROM clips ORDER BY clip_id"
         assert query("s3://out/killed", sql_v).to_pylist() == query("s3://out/ref", sql_v).to_pylist()
         assert query("s3://out/killed", sql_c).to_pylist() == query("s3://out/ref", sql_c).to_pylist()
         assert m["rows"]["videos"] == len(names)
+        bad = query("s3://out/killed", "SELECT clip_id, error, error_detail FROM clips WHERE status = 'failed'")
+        assert bad.num_rows == 0, bad.to_pylist()
         oks = query("s3://out/killed", "SELECT count(*) AS n FROM videos WHERE status = 'ok'").to_pylist()[0]["n"]
         assert oks == len(names), query("s3://out/killed", "SELECT source, error, error_detail FROM videos")
 

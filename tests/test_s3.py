@@ -192,6 +192,7 @@ def test_run_end_to_end_through_the_store(s3, samples, tmp_path):
     assert sorted(again) == sorted(c["clip_id"] for c in clips)
 
 
+@pytest.mark.slow  # three runs (reference, killed, resumed): ~3-4 min on 2 cores
 def test_kill_9_then_resume_against_the_store(s3, samples, tmp_path):
     from curate.query import query
     from curate.shards import read_manifest
@@ -226,3 +227,14 @@ def test_kill_9_then_resume_against_the_store(s3, samples, tmp_path):
     n = query("s3://out/killed", "SELECT count(*) - count(DISTINCT video_id) AS d FROM videos").to_pylist()[0]
     assert n["d"] == 0
     assert read_manifest(out)["rows"]["videos"] == 2
+
+
+def test_local_copy_reads_a_clip_back_from_the_store(s3, tmp_path):
+    """A stage on a node without the fetched source reads the clip file from the store."""
+    from curate.storage import Output
+
+    out = Output("s3://out/copies")
+    out.write_bytes("clips/ab/c1.mp4", b"clip-bytes")
+    p = out.local_copy("clips/ab/c1.mp4", str(tmp_path))
+    assert p and p.startswith(str(tmp_path)) and open(p, "rb").read() == b"clip-bytes"
+    assert out.local_copy("clips/ab/missing.mp4", str(tmp_path)) is None
