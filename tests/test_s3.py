@@ -238,3 +238,45 @@ def test_local_copy_reads_a_clip_back_from_the_store(s3, tmp_path):
     p = out.local_copy("clips/ab/c1.mp4", str(tmp_path))
     assert p and p.startswith(str(tmp_path)) and open(p, "rb").read() == b"clip-bytes"
     assert out.local_copy("clips/ab/missing.mp4", str(tmp_path)) is None
+
+
+def test_doctor_checks_store_access_before_work(s3):
+    from curate.config import load_config
+    from curate.doctor import _output, _sources
+
+    _fs().pipe("src/doctor/a.mp4", b"x")
+    cfg = load_config(None, ["output.dir=s3://out/doctor"])
+    cfg.input.sources = ["s3://src/doctor/", "s3://src/doctor-missing/"]
+    assert _output(cfg).status == "ok"
+    assert not _fs().exists("out/doctor/.curate-doctor-probe")  # the write probe is cleaned up
+    assert [c.status for c in _sources(cfg)] == ["ok", "fail"]
+    cfg = load_config(None, ["output.dir=s3://no-such-bucket/x"])
+    assert _output(cfg).status == "fail"
+
+
+TINY_TRAIN = ["train.frames=[4]", "train.resolutions=[32]", "train.fps=8", "train.batch_size=2",
+              "train.model.dim=32", "train.model.depth=1", "train.model.heads=2", "train.model.vocab_size=256",
+              "train.model.max_tokens=8", "train.cpus_per_worker=0.5", "train.warmup_steps=1", "train.log_every=2",
+              "train.checkpoint_every=2", "train.decode_batch=2", "train.steps=2",
+              "train.fallback_caption=street footage"]
+
+
+@pytest.mark.slow  # a run that ends with Ray Train (torch): ~2 min on 2 cores
+def test_training_reads_selection_and_clips_from_the_store_and_writes_checkpoints_there(s3, samples, tmp_path):
+    pytest.importorskip("torch")
+    from curate.shards import read_manifest
+    from curate.storage import Output
+
+    _fs().put_file(samples["synthetic_cuts"].path, "src/train/synthetic.mp4")
+    cfg = _config(tmp_path, ["s3://src/train/"], "s3://out/train")
+    sets = ["train.enabled=true", "analyze.ocr=false", "filter.enabled=false", "train.name=s3",
+            "train.resume=true", *TINY_TRAIN]
+    r = subprocess.run([sys.executable, "-m", "curate.run", "--config", cfg, *sum((["--set", s] for s in sets), [])],
+                       env=_env(s3), capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert not any(p.name != "cfg.yaml" for p in tmp_path.iterdir())  # nothing written to the local disk
+    rec = read_manifest(Output("s3://out/train"))["trainings"][-1]
+    assert rec["selected_rows"] > 0 and str(rec.get("checkpoint", "")).startswith("s3://out/train/train/"), rec
+    keys = _fs().find("out/train/train/s3")
+    assert any("/selection/part-" in k for k in keys), keys  # the selection workers read, on the store
+    assert any("checkpoint" in k for k in keys), keys
