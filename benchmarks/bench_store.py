@@ -34,6 +34,7 @@ class Counting:
         self.app = app
         self.lock = threading.Lock()
         self.reqs: Counter[str] = Counter()
+        self.areas: Counter[str] = Counter()
         self.bytes: Counter[str] = Counter()
 
     @staticmethod
@@ -53,8 +54,13 @@ class Counting:
     def __call__(self, env, start_response):
         k = self.kind(env)
         n_in = int(env.get("CONTENT_LENGTH") or 0)
+        parts = env.get("PATH_INFO", "/").strip("/").split("/")
+        area = parts[2] if len(parts) > 3 else (parts[-1] if len(parts) > 2 else "(bucket)")
+        if area.startswith(".") and area.endswith(".tmp"):
+            area = "(tmp keys)"
         with self.lock:
             self.reqs[k] += 1
+            self.areas[f"{k} {parts[0]}/{area}"] += 1
             self.bytes["up"] += n_in
         body = self.app(env, start_response)
         out = 0
@@ -66,7 +72,7 @@ class Counting:
 
     def snapshot(self) -> dict:
         with self.lock:
-            return {"requests": dict(self.reqs), "bytes": dict(self.bytes)}
+            return {"requests": dict(self.reqs), "bytes": dict(self.bytes), "by_area": dict(self.areas)}
 
 
 def start_server() -> tuple[Counting, str, object]:
@@ -82,7 +88,7 @@ def start_server() -> tuple[Counting, str, object]:
 
 def diff(a: dict, b: dict) -> dict:
     return {part: {k: b[part].get(k, 0) - a[part].get(k, 0) for k in set(a[part]) | set(b[part])}
-            for part in ("requests", "bytes")}
+            for part in ("requests", "bytes", "by_area")}
 
 
 def main() -> None:
@@ -126,7 +132,9 @@ def main() -> None:
         results[n] = d
     a, b = args.sizes
     per_video = {part: {k: round((results[b][part].get(k, 0) - results[a][part].get(k, 0)) / (b - a), 1)
-                        for k in set(results[a][part]) | set(results[b][part])} for part in ("requests", "bytes")}
+                        for k in set(results[a][part]) | set(results[b][part])}
+                  for part in ("requests", "bytes", "by_area")}
+    per_video["by_area"] = {k: v for k, v in sorted(per_video["by_area"].items()) if v}
     clips_per_video = (results[b]["clip_files"] - results[a]["clip_files"]) / (b - a)
     out = {"runs": results, "per_video_marginal": per_video, "clips_per_video": clips_per_video,
            "source_bytes": os.path.getsize(bikes)}

@@ -71,23 +71,42 @@ class Output:
         d, b = os.path.split(rel)
         return os.path.join(d, f".{b}.{uuid.uuid4().hex[:8]}.tmp")
 
+    @property
+    def object_store(self) -> bool:
+        """Keys, not folders: no makedirs, and a rename is one server-side copy + one delete."""
+        proto = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        return any(p in OBJECT_STORES for p in proto)
+
+    def _rename(self, tmp: str, rel: str) -> None:
+        if self.object_store:  # CopyObject + DeleteObject; fs.mv would also LIST (isdir checks)
+            self.fs.cp_file(self.path(tmp), self.path(rel))
+            self.fs.rm_file(self.path(tmp))
+        else:
+            self.fs.mv(self.path(tmp), self.path(rel))
+
     def put_file(self, local_file: str, rel: str) -> None:
         """Move/upload a finished local file to ``rel`` atomically (tmp name, then rename)."""
-        self.makedirs(os.path.dirname(rel))
         if self.local:
+            self.makedirs(os.path.dirname(rel))
             os.replace(local_file, self.path(rel))
             return
+        if not self.object_store:
+            self.makedirs(os.path.dirname(rel))
         tmp = self.tmp_name(rel)
         self.fs.put_file(local_file, self.path(tmp))
-        self.fs.mv(self.path(tmp), self.path(rel))
+        self._rename(tmp, rel)
         os.remove(local_file)
 
     def write_bytes(self, rel: str, data: bytes) -> None:
-        self.makedirs(os.path.dirname(rel))
+        if not self.object_store:
+            self.makedirs(os.path.dirname(rel))
         tmp = self.tmp_name(rel)
-        with self.fs.open(self.path(tmp), "wb") as f:
-            f.write(data)
-        self.fs.mv(self.path(tmp), self.path(rel))
+        if self.object_store:
+            self.fs.pipe_file(self.path(tmp), data)  # one PUT
+        else:
+            with self.fs.open(self.path(tmp), "wb") as f:
+                f.write(data)
+        self._rename(tmp, rel)
 
     def read_bytes(self, rel: str) -> bytes:
         with self.fs.open(self.path(rel), "rb") as f:
@@ -131,5 +150,6 @@ class Output:
         return dest
 
 
+OBJECT_STORES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss")
 _KEEP_COPIES = 4
 _COPIES: deque[str] = deque()

@@ -279,4 +279,4 @@ def test_training_reads_selection_and_clips_from_the_store_and_writes_checkpoint
     assert rec["selected_rows"] > 0 and str(rec.get("checkpoint", "")).startswith("s3://out/train/train/"), rec
     keys = _fs().find("out/train/train/s3")
     assert any("/selection/part-" in k for k in keys), keys  # the selection workers read, on the store
-    assert any("checkpoint" in k for k in keys), keys
+    assert any("checkpoint" in k for k in keys) and any(k.endswith("/train_record.json") for k in keys), keys
