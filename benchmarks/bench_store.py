@@ -118,10 +118,11 @@ def main() -> None:
         with open(cfg, "w") as f:
             json.dump({"input": {"sources": [f"s3://{prefix}/"]}, "output": {"dir": f"s3://out/n{n}"},
                        "ray": {"num_cpus": 2}}, f)
+        scratch = os.path.join(tmp, f"scratch-n{n}")  # fresh: a cached download would hide the source reads
         before = counting.snapshot()
         t0 = time.perf_counter()
         r = subprocess.run([sys.executable, "-m", "curate.run", "--config", cfg], capture_output=True, text=True,
-                           env={**os.environ, **env}, cwd=tmp)
+                           env={**os.environ, **env, "CURATE_WORK_DIR": scratch}, cwd=tmp)
         if r.returncode != 0:
             sys.exit(r.stdout[-2000:] + r.stderr[-3000:])
         d = diff(before, counting.snapshot())
@@ -136,6 +137,12 @@ def main() -> None:
                   for part in ("requests", "bytes", "by_area")}
     per_video["by_area"] = {k: v for k, v in sorted(per_video["by_area"].items()) if v}
     clips_per_video = (results[b]["clip_files"] - results[a]["clip_files"]) / (b - a)
+    for n in args.sizes:  # the sources' requests, per video (their keys differ per video: no marginal)
+        src = Counter()
+        for k, v in results[n]["by_area"].items():
+            if " src/" in k:
+                src[k.split()[0]] += v
+        results[n]["source_requests_per_video"] = {k: round(v / n, 2) for k, v in src.items() if v}
     out = {"runs": results, "per_video_marginal": per_video, "clips_per_video": clips_per_video,
            "source_bytes": os.path.getsize(bikes)}
     print(json.dumps(out, indent=2, sort_keys=True))
