@@ -183,6 +183,11 @@ def test_run_end_to_end_through_the_store(s3, samples, tmp_path):
         assert fs.exists(f"out/e2e/{c['clip_path']}") and fs.exists(f"out/e2e/{c['thumbnail_path']}")
     keys = fs.find("out/e2e")
     assert not [k for k in keys if k.endswith(".tmp")]  # every temporary key was renamed or removed
+    # the after-run steps read the shards and thumbnails from the store and wrote there
+    report = fs.cat("out/e2e/report.html").decode()
+    assert "data:image/jpeg;base64," in report  # thumbnails embedded: read back from the store
+    assert "curate" in fs.cat("out/e2e/README.md").decode().lower()  # the dataset card
+    assert not m.get("after_errors") and not read_manifest(out)["runs"][-1].get("after_errors"), m["runs"][-1]
     # resume: a second run finds every video done and changes nothing
     r2 = subprocess.run([sys.executable, "-m", "curate.run", "--config", cfg], env=env, capture_output=True,
                         text=True, timeout=500, cwd=str(tmp_path))
