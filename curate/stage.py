@@ -15,8 +15,8 @@ Rows whose ``status`` is not ``ok`` pass through untouched; an exception inside
 
 from __future__ import annotations
 
-import os
 import logging
+import os
 import time
 import traceback
 from dataclasses import dataclass

@@ -32,7 +32,7 @@ def _run(cfg: str, env: dict, address: str, out: str, popen: bool = False):
            "--set", f"output.dir={out}"]
     if popen:
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_nodes_share_nothing_but_the_store(tmp_path, samples):
