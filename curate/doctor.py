@@ -41,7 +41,16 @@ def _output(cfg: Config) -> Check:
             fs.ls(parent)
         except Exception as exc:  # noqa: BLE001 - credentials, endpoint, missing package
             return Check("output", "fail", f"{url}: cannot list the store ({type(exc).__name__}: {str(exc)[:200]})")
-        return Check("output", "ok", f"{url} is reachable")
+        try:  # write access: one small object written (temp key + copy, as the run does) and deleted
+            from curate.storage import Output
+
+            out = Output(url)
+            out.write_bytes(".curate-doctor-probe", b"ok")
+            out.remove(".curate-doctor-probe")
+        except Exception as exc:  # noqa: BLE001
+            return Check("output", "fail", f"{url}: cannot write to the store ({type(exc).__name__}: "
+                                           f"{str(exc)[:200]})")
+        return Check("output", "ok", f"{url} is reachable and writable")
     path = os.path.abspath(url[7:] if url.startswith("file://") else url)
     if os.path.exists(path) and not os.path.isdir(path):
         return Check("output", "fail", f"{path} exists and is not a folder")
@@ -52,6 +61,27 @@ def _output(cfg: Config) -> Check:
         return Check("output", "fail", f"{path}: no write permission on {probe}")
     free = shutil.disk_usage(probe).free / 1024**3
     return Check("output", "ok", f"{path} ({free:.1f} GiB free)")
+
+
+def _sources(cfg: Config) -> list[Check]:
+    """Object-store sources (s3://, gs://...): the list file or prefix is readable (one request each)."""
+    checks = []
+    for src in cfg.input.sources:
+        if "://" not in src or src.startswith(("file://", "http://", "https://", "samples://", "ytdl://")):
+            continue
+        try:
+            import fsspec
+
+            fs, path = fsspec.core.url_to_fs(src)
+            if not fs.exists(path.rstrip("/")):
+                checks.append(Check("sources", "fail", f"{src}: no such object or prefix on the store"))
+                continue
+        except Exception as exc:  # noqa: BLE001 - credentials, endpoint, missing package
+            checks.append(Check("sources", "fail", f"{src}: cannot read the store ({type(exc).__name__}: "
+                                                   f"{str(exc)[:200]})"))
+            continue
+        checks.append(Check("sources", "ok", f"{src} is readable"))
+    return checks
 
 
 def _ffmpeg() -> Check:
@@ -181,5 +211,5 @@ def _plan(cfg: Config) -> Check:
 
 def diagnose(cfg: Config) -> list[Check]:
     """Every check for ``cfg``, in pipeline order."""
-    return [_output(cfg), _ffmpeg(), _ray(cfg), _gpu(), _plan(cfg), _cuts(cfg), *_analyze(cfg), _aesthetics(cfg),
+    return [_output(cfg), *_sources(cfg), _ffmpeg(), _ray(cfg), _gpu(), _plan(cfg), _cuts(cfg), *_analyze(cfg), _aesthetics(cfg),
             _captions(cfg), _train(cfg)]

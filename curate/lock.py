@@ -10,9 +10,15 @@ with one line naming the holder.
   file's content (pid, host, run id, start time) only serves the message.
 * **Object stores** (``s3://``, ``gs://`` ...): a lock object ``.curate.lock.json`` with the
   same content and a heartbeat time the holder refreshes every minute. A lock whose heartbeat
-  is older than ``output.lock_stale_s`` belongs to a dead run and is taken over. Generic
-  fsspec stores have no atomic create-if-absent, so two runs starting within the same second
-  can both win; the writer re-reads the object after writing it and backs off when it lost.
+  is older than ``output.lock_stale_s`` belongs to a dead run and is taken over.
+  On S3 (and S3-compatible stores that implement conditional writes) every write of the lock
+  is atomic: it is created with ``If-None-Match: *`` (only one of two racing runs can create
+  it), taken over and refreshed with ``If-Match: <ETag>`` (only one run can replace a stale
+  lock; a holder whose lock was taken over learns it at its next heartbeat and stops the run's
+  writes with an error instead of racing). Other fsspec stores (GCS through gcsfs, ...) have no
+  create-if-absent through fsspec: there two runs starting within the same second can both
+  win; the writer re-reads the object after writing it and backs off when it lost (best
+  effort). A store that rejects conditional headers is treated the same way.
   Break a stale lock by deleting the object (the message says which).
 """
 
@@ -34,6 +40,7 @@ from curate.storage import Output
 log = logging.getLogger("curate")
 
 LOCAL_LOCK = ".curate.lock"
+HEARTBEAT_S = 60.0  # how often a remote lock's holder refreshes it (tests lower it)
 REMOTE_LOCK = ".curate.lock.json"
 
 
@@ -92,12 +99,71 @@ def _local_lock(out: Output, run_id: str, wait_s: float) -> Iterator[None]:
         os.close(fd)  # closing releases the flock
 
 
+class LockLost(RuntimeError):
+    """Another run took over this run's lock object (its heartbeat looked stale)."""
+
+
+class _Conditional:
+    """Atomic create-if-absent / replace-if-unchanged on S3 (``If-None-Match`` / ``If-Match``).
+
+    ``ok`` is False for stores without conditional writes; callers then fall back to the
+    write-and-re-read best effort.
+    """
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        proto = out.fs.protocol if isinstance(out.fs.protocol, tuple) else (out.fs.protocol,)
+        self.ok = any(p in ("s3", "s3a") for p in proto) and hasattr(out.fs, "_call_s3")
+        if self.ok:
+            self.bucket, _, self.key = out.fs._strip_protocol(out.path(REMOTE_LOCK)).partition("/")
+
+    def _put(self, body: bytes, **cond: str) -> str | None:
+        """ETag of the new object, or None when the precondition failed."""
+        from botocore.exceptions import ClientError
+        from fsspec.asyn import sync
+
+        fs = self.out.fs
+        try:
+            client = sync(fs.loop, fs.set_session)
+            r = sync(fs.loop, client.put_object, Bucket=self.bucket, Key=self.key, Body=body, **cond)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                return None
+            if code in ("NotImplemented", "501"):  # an S3-compatible store without conditional writes
+                self.ok = False
+                raise _NoConditional from None
+            raise
+        finally:
+            fs.invalidate_cache(self.out.path(REMOTE_LOCK))
+        return r.get("ETag")
+
+    def create(self, body: bytes) -> str | None:
+        return self._put(body, IfNoneMatch="*")
+
+    def replace(self, body: bytes, etag: str) -> str | None:
+        return self._put(body, IfMatch=etag)
+
+    def etag(self) -> str | None:
+        try:
+            self.out.fs.invalidate_cache(self.out.path(REMOTE_LOCK))
+            return self.out.fs.info(self.out.path(REMOTE_LOCK)).get("ETag")
+        except FileNotFoundError:
+            return None
+
+
+class _NoConditional(Exception):
+    pass
+
+
 @contextlib.contextmanager
 def _remote_lock(out: Output, run_id: str, wait_s: float, stale_s: float) -> Iterator[None]:
     me = _holder(run_id)
+    cond = _Conditional(out)
     deadline = time.monotonic() + wait_s
+    etag: str | None = None
     while True:
-        info = _read_remote(out)
+        info, seen_etag = _read_remote_tagged(out, cond)
         if info and info.get("run_id") != run_id and not _is_stale(info, stale_s):
             if time.monotonic() >= deadline:
                 raise OutputBusy(
@@ -108,17 +174,46 @@ def _remote_lock(out: Output, run_id: str, wait_s: float, stale_s: float) -> Ite
             continue
         if info and _is_stale(info, stale_s):
             log.warning("taking over the stale lock of %s (no heartbeat for over %g s)", _describe(info), stale_s)
-        out.write_bytes(REMOTE_LOCK, json.dumps(me).encode())
+        body = json.dumps(me).encode()
+        if cond.ok:
+            try:
+                if info is None:
+                    etag = cond.create(body)
+                elif seen_etag:
+                    etag = cond.replace(body, seen_etag)
+                else:  # unreadable lock object without an ETag: treat as a lost race, look again
+                    etag = None
+                if etag is not None:
+                    break
+                time.sleep(0.2)  # another run won the race: re-read and report it (or wait)
+                continue
+            except _NoConditional:
+                log.info("the store rejects conditional writes: the output lock is best effort")
+        out.write_bytes(REMOTE_LOCK, body)
         time.sleep(0.5)  # a concurrent writer's object would land in this window
         if (_read_remote(out) or {}).get("run_id") == run_id:
             break
     stop = threading.Event()
+    lost: list[str] = []
 
     def beat() -> None:
-        while not stop.wait(60.0):
+        nonlocal etag
+        while not stop.wait(HEARTBEAT_S):
             me["heartbeat"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-            with contextlib.suppress(Exception):
-                out.write_bytes(REMOTE_LOCK, json.dumps(me).encode())
+            try:
+                if cond.ok and etag:
+                    new = cond.replace(json.dumps(me).encode(), etag)
+                    if new is None:  # someone replaced our lock: they believe we are dead
+                        holder = _read_remote(out) or {}
+                        lost.append(_describe(holder))
+                        log.error("output lock of %s was taken over by %s; this run must stop writing",
+                                  out.url, _describe(holder))
+                        return
+                    etag = new
+                else:
+                    out.write_bytes(REMOTE_LOCK, json.dumps(me).encode())
+            except Exception as exc:  # noqa: BLE001 - a missed beat is retried a minute later
+                log.warning("output lock heartbeat failed: %s", exc)
 
     t = threading.Thread(target=beat, name="curate-lock-heartbeat", daemon=True)
     t.start()
@@ -127,11 +222,31 @@ def _remote_lock(out: Output, run_id: str, wait_s: float, stale_s: float) -> Ite
     finally:
         stop.set()
         with contextlib.suppress(Exception):
-            if (_read_remote(out) or {}).get("run_id") == run_id:
+            if not lost and (_read_remote(out) or {}).get("run_id") == run_id:
                 out.remove(REMOTE_LOCK)
+    if lost:
+        raise LockLost(f"the output lock of {out.url} was taken over by {lost[0]} while this run held it "
+                       f"(a heartbeat older than output.lock_stale_s = {stale_s:g} s); check the output")
+
+
+def _read_remote_tagged(out: Output, cond: _Conditional) -> tuple[dict | None, str | None]:
+    """The lock's content and the ETag it was read at (None when the store has no conditional writes)."""
+    if not cond.ok:
+        return _read_remote(out), None
+    for _ in range(3):  # ETag and body must belong to the same version of the object
+        etag = cond.etag()
+        if etag is None:
+            return None, None
+        info = _read_remote(out)
+        if info is None:
+            continue
+        if cond.etag() == etag:
+            return info, etag
+    return _read_remote(out), None
 
 
 def _read_remote(out: Output) -> dict | None:
+    out.fs.invalidate_cache(out.path(REMOTE_LOCK))  # never a cached listing: another run may have written it
     try:
         return json.loads(out.read_bytes(REMOTE_LOCK))
     except FileNotFoundError:

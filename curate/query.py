@@ -20,13 +20,11 @@ def connect(output_dir: str, database: str = ":memory:") -> duckdb.DuckDBPyConne
     """A DuckDB connection with one view per table over the committed shards of ``output_dir``."""
     out = Output(output_dir)
     con = duckdb.connect(database)
-    if not out.local:
+    if not out.local:  # DuckDB reads s3://, gs://... through the same fsspec filesystem (no httpfs needed)
         con.register_filesystem(out.fs)
     manifest = read_manifest(out)
     for table, schema in TABLES.items():
-        paths = [out.path(s[table]) for s in manifest["shards"] if s.get(table)]
-        if not out.local:
-            paths = [f"{out.fs.protocol[0] if isinstance(out.fs.protocol, tuple) else out.fs.protocol}://{p}" for p in paths]
+        paths = [out.path(s[table]) for s in manifest["shards"] if s.get(table)]  # full URLs when remote
         if paths:
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({_sql_list(paths)}, union_by_name=true)")
         else:  # empty dataset: an empty view with the declared columns

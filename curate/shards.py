@@ -196,6 +196,10 @@ class ShardWriter:
         self.ready, self.ready_clips = [], 0
         now = dt.datetime.now(dt.timezone.utc)
         for r in vrows:
+            if r.get("source_kind") not in ("local", "sample"):
+                # a downloaded copy in a worker's scratch folder: meaningless on any other node and
+                # gone after the run; the row keeps the source URL instead (docs/storage.md)
+                r["local_path"] = None
             r.setdefault("run_id", self.run_id)
             r["run_id"] = r.get("run_id") or self.run_id
             r["processed_at"] = now

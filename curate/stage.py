@@ -16,6 +16,7 @@ Rows whose ``status`` is not ``ok`` pass through untouched; an exception inside
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -84,6 +85,26 @@ class RunContext:
     run_id: str
     output_dir: str
     work_dir: str  # local scratch directory on the worker host
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled on a worker: with a remote output the scratch folder is this node's own.
+
+        The driver's scratch path means nothing on another node (nodes share only the store),
+        so each process resolves it where it runs: ``CURATE_WORK_DIR``, else
+        ``<tempdir>/curate-work`` (``TMPDIR`` of that node). See docs/storage.md.
+        """
+        self.__dict__.update(state)
+        if "://" in self.output_dir and not self.output_dir.startswith("file://"):
+            self.work_dir = node_scratch_dir()
+
+
+def node_scratch_dir() -> str:
+    """This node's scratch folder for a run with a remote output (created)."""
+    import tempfile
+
+    d = os.environ.get("CURATE_WORK_DIR") or os.path.join(tempfile.gettempdir(), "curate-work")
+    os.makedirs(d, exist_ok=True)
+    return d
 
 
 class Stage:

@@ -198,9 +198,11 @@ class Analyze(RowStage):
                 # source frames of a VFR span: their mean rate paces the samplers
                 return src, start, end, (end - start) / (row["end_s"] - row["start_s"]), True
             return src, start, end, float(row["fps"]), False
-        if row.get("clip_path"):
-            clip = os.path.join(self.ctx.output_dir, row["clip_path"])
-            if os.path.exists(clip):
+        if row.get("clip_path"):  # e.g. on another node than the one that fetched the source
+            from curate.storage import Output
+
+            clip = Output(self.ctx.output_dir).local_copy(row["clip_path"], self.ctx.work_dir)
+            if clip:
                 n = row.get("num_frames") or int(row["end_frame"]) - int(row["start_frame"])
                 return clip, 0, int(n), float(row["fps"]), False
         raise StageError("source_missing", f"neither the source {src} nor the clip file is readable")

@@ -5,6 +5,10 @@ that cannot exist, e.g. an unreadable list file). Needs: nothing but the local f
 
 Accepts folders, globs, media files, list files (.txt one source per line; .csv/.parquet/
 .jsonl with a ``url``/``path``/``source`` column), http(s) and fsspec URLs, ``samples://``.
+On an object store (``s3://``, ``gs://`` ...) a URL ending in a list extension is a list file
+read from the store, a URL with glob characters is globbed, a URL ending in a video extension is
+one video, and any other URL is a prefix listed once here (``LIST`` requests happen only at
+discover time, on the driver, never per video).
 """
 
 from __future__ import annotations
@@ -37,23 +41,27 @@ def _kind(src: str) -> str:
     return "local"
 
 
-def _read_list(path: str) -> list[str]:
+def _read_list(path: str, opener: Any = open) -> list[str]:
     ext = os.path.splitext(path)[1].lower()
     if ext == ".txt":
-        with open(path) as f:
+        with opener(path) as f:
             return [ln.strip() for ln in f if ln.strip() and not ln.lstrip().startswith("#")]
     if ext == ".parquet":
-        table = pq.read_table(path)
+        if opener is open:
+            table = pq.read_table(path)
+        else:
+            with opener(path, "rb") as f:
+                table = pq.read_table(f)
         col = next((c for c in LIST_COLUMNS if c in table.column_names), None)
         if col is None:
             raise ValueError(f"{path}: needs one of the columns {LIST_COLUMNS}")
         return [v for v in table.column(col).to_pylist() if v]
     rows: list[dict[str, Any]]
     if ext == ".jsonl":
-        with open(path) as f:
+        with opener(path) as f:
             rows = [json.loads(ln) for ln in f if ln.strip()]
     else:
-        with open(path, newline="") as f:
+        with opener(path, newline="") as f:
             rows = list(csv.DictReader(f))
     col = next((c for c in LIST_COLUMNS if rows and c in rows[0]), None)
     if col is None:
@@ -80,6 +88,57 @@ def _walk(root: str, exts: tuple[str, ...]) -> tuple[list[str], list[str]]:
         named_like_media += [os.path.join(d, x) for x in dirs if x.lower().endswith(exts)]
         dirs[:] = [x for x in dirs if not x.lower().endswith(exts)]
     return sorted(files), sorted(named_like_media)
+
+
+def _expand_remote(entry: str, exts: tuple[str, ...], add: Any, ytdl: Any) -> None:
+    """An fsspec URL: a list file, a glob, one video, or a prefix (one listing, here on the driver)."""
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(entry)
+    except (ImportError, ValueError) as exc:  # e.g. s3fs not installed: the fetch stage says so per row
+        log.warning("input source %s: %s", entry, exc)
+        add(entry, "fsspec")
+        return
+    proto = fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol
+
+    def url(p: str) -> str:
+        return p if "://" in p else f"{proto}://{p}"
+
+    low = path.lower().rstrip("/")
+    try:
+        if low.endswith(LIST_EXTS):
+            try:
+                items = _read_list(path, lambda p, mode="r", **kw: fs.open(p, mode, **kw))
+            except FileNotFoundError:
+                add(entry, "fsspec", status="failed", error="not_found", error_detail=f"no such list file: {entry}")
+                return
+            except Exception as exc:  # noqa: BLE001
+                add(entry, "fsspec", status="failed", error="bad_list_file", error_detail=str(exc))
+                return
+            base = url(path.rsplit("/", 1)[0])
+            for item in items:
+                if ytdl(item):
+                    add(item, "ytdl")
+                elif "://" in item or item.startswith("/"):
+                    add(item)
+                else:  # relative to the list file, on the same store
+                    add(f"{base}/{item}", "fsspec")
+            return
+        if low.endswith(exts):  # one object: fetch checks that it exists (no listing here)
+            add(entry, "fsspec")
+            return
+        if any(ch in path for ch in "*?["):
+            found = sorted(p for p in fs.glob(path) if p.lower().endswith(exts))
+        else:
+            found = sorted(p for p in fs.find(path.rstrip("/") + "/") if p.lower().endswith(exts))
+    except Exception as exc:  # noqa: BLE001 - credentials, endpoint, missing bucket
+        add(entry, "fsspec", status="failed", error="network", error_detail=f"{type(exc).__name__}: {exc}")
+        return
+    if not found:
+        log.warning("input source %s: no objects with extensions %s under this prefix", entry, list(exts))
+    for p in found:
+        add(url(p), "fsspec")
 
 
 def expand_sources(cfg: InputConfig, sample_dir: str, download: DownloadConfig | None = None) -> list[dict[str, Any]]:
@@ -117,6 +176,9 @@ def expand_sources(cfg: InputConfig, sample_dir: str, download: DownloadConfig |
                     title=s.title, uploader=s.uploader)
             continue
         kind = _kind(entry)
+        if kind == "fsspec":
+            _expand_remote(entry, exts, add, ytdl)
+            continue
         if kind != "local":
             add(entry, kind)
             continue

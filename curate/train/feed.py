@@ -405,10 +405,7 @@ def select_clips(output_dir: str, cfg: TrainConfig, dest: str) -> Selection:
     shards = [s for s in manifest["shards"] if s.get("clips")]
     if not shards:
         raise ConfigError(f"no clip shards in {output_dir} (manifest.json lists none); run `curate run` first")
-    paths = [out.path(s["clips"]) for s in shards]
-    if not out.local:
-        proto = out.fs.protocol[0] if isinstance(out.fs.protocol, tuple) else out.fs.protocol
-        paths = [f"{proto}://{p}" for p in paths]
+    paths = [out.path(s["clips"]) for s in shards]  # full URLs for a remote output
     con = connect(output_dir)
     try:
         clip_columns = [f.name for f in CLIPS]
@@ -429,7 +426,7 @@ def select_clips(output_dir: str, cfg: TrainConfig, dest: str) -> Selection:
             if rb.num_rows == 0:
                 continue
             t = pa.Table.from_batches([rb])
-            paths_col = [out.path(p) if out.local else _url(out, p) for p in t.column("clip_path").to_pylist()]
+            paths_col = [out.path(p) for p in t.column("clip_path").to_pylist()]
             t = t.append_column("path", pa.array(paths_col, pa.string())).drop_columns(["clip_path"])
             t = t.select(SELECTION_COLUMNS)
             per_shard.update(t.column("shard").to_pylist())
@@ -450,11 +447,6 @@ def select_clips(output_dir: str, cfg: TrainConfig, dest: str) -> Selection:
     for s, p in zip(shards, paths):
         link.append({"clips": s["clips"], "rows": s["rows"]["clips"], "selected": per_shard.get(p, 0)})
     return Selection(files, rows, link, dict(captions), sql)
-
-
-def _url(out: Any, rel: str) -> str:
-    proto = out.fs.protocol[0] if isinstance(out.fs.protocol, tuple) else out.fs.protocol
-    return f"{proto}://{out.path(rel)}"
 
 
 def build_dataset(selection: Selection, cfg: TrainConfig):

@@ -268,6 +268,8 @@ def train(cfg: Config, output_dir: str | None = None) -> TrainSummary:
     if last and int(last.get("step", -1)) >= int(metrics.get("step", -1)):
         metrics = last  # the latest report, with or without a checkpoint
     ckpt = result.checkpoint.path if result.checkpoint is not None else None
+    if ckpt and not local_run and "://" not in ckpt:  # Ray gives the store path without its scheme
+        ckpt = f"{run_dir.split('://', 1)[0]}://{ckpt.lstrip('/')}"
     summary = TrainSummary(
         name=name, run_dir=run_dir, loop=tc.loop, checkpoint=ckpt,
         step=int(metrics.get("step", 0)), start_step=int(metrics.get("start_step", 0)),
@@ -283,6 +285,11 @@ def train(cfg: Config, output_dir: str | None = None) -> TrainSummary:
     record = {**summary.as_dict(), "selection_sql": selection.sql, "train_config": tc.model_dump(mode="json")}
     if local_run:
         with open(os.path.join(run_dir, "train_record.json"), "w") as f:
+            json.dump(record, f, indent=2, default=str)
+    else:  # next to the checkpoints on the store
+        import fsspec
+
+        with fsspec.open(f"{run_dir}/train_record.json", "w") as f:
             json.dump(record, f, indent=2, default=str)
     manifest = read_manifest(out)  # the shards' ledger links to the checkpoint too
     manifest.setdefault("trainings", []).append(record)

@@ -1,0 +1,43 @@
+"""A local S3 API for the tests: moto's server on 127.0.0.1, reached the way users reach a store.
+
+Processes find the endpoint and credentials through the standard AWS environment variables
+(``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``),
+which botocore/s3fs read in every process, Ray workers included (they inherit the environment
+of the process that started their node). Nothing is passed in a config file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    server: object
+    env: dict
+
+    def reset(self) -> None:
+        import requests
+
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_s3() -> S3Server:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    os.environ.update(env)
+    return S3Server(endpoint, server, env)
