@@ -415,7 +415,8 @@ def camera_case(b: Builder, name: str, shot: str, start: float, n: int, out_size
     """A virtual camera over ``shot``: a window ``win_w`` source px wide (16:9) whose centre moves
     (vx, vy) source px/frame and whose width shrinks by ``zoom`` per frame (zoom > 1 = zoom in).
     The content moves by -(vx, vy) * 256 / win_w px/frame at 256 px (pan/tilt truth) and scales by
-    ``zoom`` per frame; the frame centre stays the zoom centre."""
+    ``zoom`` per frame; the frame centre stays the zoom centre. ``still``: the first frame only
+    (no scene or handheld motion at all, for handheld sources)."""
     import cv2
 
     s = SHOT[shot]
@@ -425,9 +426,11 @@ def camera_case(b: Builder, name: str, shot: str, start: float, n: int, out_size
     sw, sh = (int(v) for v in probe.stdout.strip().split(",")[:2])
     t0 = s.start_s + start
     dec = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-ss", f"{t0:.4f}", "-i", str(src),
-                          "-vf", f"fps={FPS}", "-frames:v", str(n), "-f", "rawvideo", "-pix_fmt", "bgr24", "-"],
+                          "-vf", f"fps={FPS}", "-frames:v", str(1 if still else n), "-f", "rawvideo", "-pix_fmt", "bgr24", "-"],
                          capture_output=True, check=True)
     frames = np.frombuffer(dec.stdout, np.uint8).reshape(-1, sh, sw, 3)
+    if still:
+        frames = np.repeat(frames[:1], n, axis=0)
     if len(frames) != n:
         raise RuntimeError(f"{name}: decoded {len(frames)} of {n} frames")
     ow, oh = out_size
@@ -455,7 +458,7 @@ def camera_case(b: Builder, name: str, shot: str, start: float, n: int, out_size
              "label": label, "window_src_px": win_w, "note": "content motion at 256 px width; pan>0 = content moves right"}
     if zoom != 1:  # content motion at the frame centre is 0; the mean flow at 256 px grows over the clip
         truth["zoom_total"] = round(zoom ** (n - 1), 4)
-    case = Case(name, "camera", path.name, ow, oh, n, tags=["camera", label],
+    case = Case(name, "camera", path.name, ow, oh, n, tags=["camera", label] + (["still"] if still else []),
                 segments=[{"source": s.source, "src_start_s": round(t0, 4), "src_end_s": round(t0 + n / FPS, 4),
                            "start_frame": 0, "end_frame": n, "transform": f"camera:{label}"}],
                 camera=truth)
@@ -476,7 +479,7 @@ def vfr_case(b: Builder, name: str, shot: str, start: float, plan: list[tuple[fl
                      f"settb=1/1000[p{i}]")
         labs.append(f"[p{i}]")
         pts += [round(a + k / rate, 6) for k in range(int(round(secs * rate)))]
-        t += secs
+        t = round(t + secs, 6)
     graph = ";".join(parts) + ";" + "".join(labs) + f"concat=n={len(plan)}:v=1:a=0,settb=1/1000[out]"
     path = b.out / f"{name}.mp4"
     ffmpeg(["-ss", f"{t0:.4f}", "-t", f"{t + 0.5:.3f}", "-i", str(b.src[s.source]), "-filter_complex", graph,
@@ -491,7 +494,7 @@ def vfr_case(b: Builder, name: str, shot: str, start: float, plan: list[tuple[fl
     case = Case(name, "vfr", path.name, w, h, len(pts), fps=len(pts) / duration, tags=["vfr"],
                 segments=[{"source": s.source, "src_start_s": round(t0, 4), "src_end_s": round(t0 + t, 4),
                            "start_frame": 0, "end_frame": len(pts), "transform": "vfr"}],
-                vfr={"duration_s": duration, "plan": [{"seconds": a, "fps": r} for a, r in plan], "pts": pts})
+                vfr={"duration_s": round(duration, 6), "plan": [{"seconds": a, "fps": r} for a, r in plan], "pts": pts})
     return b.add(case, path)
 
 
@@ -658,6 +661,9 @@ def build_full(b: Builder) -> None:
     camera_case(b, "cam_zoom_in", "vtest_0", 55.0, 100, SD, 700, 0, 0, 1.006, "zoom_in")
     camera_case(b, "cam_zoom_out", "ball_0", 2.0, 100, SD, 380, 0, 0, 1 / 1.006, "zoom_out")
     camera_case(b, "cam_static", "coin_0", 1.0, 100, SD, 400, 0, 0, 1.0, "static")
+    # a high-res still (one cockatoo frame): the camera is the only motion
+    camera_case(b, "cam_pan_right_still", "cockatoo_0", 2.0, 100, SD, 800, 2.5, 0, 1.0, "pan_right", still=True)
+    camera_case(b, "cam_zoom_in_still", "cockatoo_0", 9.0, 100, SD, 1000, 0, 0, 1.005, "zoom_in", still=True)
     # ---- too short / too small -----------------------------------------------------------------
     tiny_case(b, "tiny_16f", "ball_0", 16, (160, 90))
     tiny_case(b, "tiny_1f", "coin_0", 1, SD)
@@ -678,7 +684,7 @@ def build_small(b: Builder) -> None:
     b.single("s_other", "dedup", b.seg("bikes_4", 0.0, 2.1, size), size, tags=["dedup"])
     frozen_case(b, "s_frozen", b.seg("bikes_3", 0.0, 0.6, size), size, 2.0)
     vfr_case(b, "s_vfr", "bikes_3", 0.0, [(0.8, 25), (0.6, 10), (0.4, 50)], size)
-    camera_case(b, "s_pan", "bikes_2", 0.4, 50, (320, 180), 400, 1.2, 0, 1.0, "pan_right")
+    camera_case(b, "s_pan", "bikes_2", 0.4, 50, (320, 180), 400, 1.2, 0, 1.0, "pan_right", still=True)
     tiny_case(b, "s_tiny", "bikes_4", 16, (160, 90))
 
 
