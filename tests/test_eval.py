@@ -24,6 +24,7 @@ def _load(name: str):
     sys.path.insert(0, str(EVAL))
     spec = importlib.util.spec_from_file_location(f"eval_{name}", EVAL / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 

@@ -411,7 +411,7 @@ def add_ticker(b: Builder, name: str, seg: Seg, size: tuple[int, int], footage: 
 
 # -- camera moves (sub-pixel warps of static-camera footage) --------------------------------------
 def camera_case(b: Builder, name: str, shot: str, start: float, n: int, out_size: tuple[int, int],
-                win_w: float, vx: float, vy: float, zoom: float, label: str) -> Case:
+                win_w: float, vx: float, vy: float, zoom: float, label: str, still: bool = False) -> Case:
     """A virtual camera over ``shot``: a window ``win_w`` source px wide (16:9) whose centre moves
     (vx, vy) source px/frame and whose width shrinks by ``zoom`` per frame (zoom > 1 = zoom in).
     The content moves by -(vx, vy) * 256 / win_w px/frame at 256 px (pan/tilt truth) and scales by
