@@ -68,6 +68,8 @@ def ffmpeg(args: list[str]) -> None:
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"ffmpeg {' '.join(args)}\n{r.stderr[-2000:]}")
+    if "error while decoding" in r.stderr:  # a damaged source frame would poison the truth
+        raise RuntimeError(f"ffmpeg {' '.join(args)}: decode errors\n{r.stderr[-1000:]}")
 
 
 def count_frames(path: Path) -> int:
@@ -144,7 +146,9 @@ class Builder:
         w, h = size
         chain = (f"fps={FPS},scale={w}:{h}:force_original_aspect_ratio=increase:flags=bicubic,"
                  f"crop={w}:{h},setsar=1" + (f",{vf}" if vf else ""))
-        ffmpeg(["-ss", f"{t0:.4f}", "-i", str(self.src[s.source]), "-vf", chain, "-frames:v", str(n),
+        # output-side -ss: decode from the start and drop frames before t0. Input seeking lands on
+        # keyframes some sources mislabel (cockatoo.mp4 decodes to green garbage after a seek).
+        ffmpeg(["-i", str(self.src[s.source]), "-ss", f"{t0:.4f}", "-vf", chain, "-frames:v", str(n),
                 "-an", *X264, "-crf", "14", "-g", "25", str(path)])
         got = count_frames(path)
         if got != n:
@@ -425,7 +429,7 @@ def camera_case(b: Builder, name: str, shot: str, start: float, n: int, out_size
                             "stream=width,height", "-of", "csv=p=0", str(src)], capture_output=True, text=True, check=True)
     sw, sh = (int(v) for v in probe.stdout.strip().split(",")[:2])
     t0 = s.start_s + start
-    dec = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-ss", f"{t0:.4f}", "-i", str(src),
+    dec = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(src), "-ss", f"{t0:.4f}",
                           "-vf", f"fps={FPS}", "-frames:v", str(1 if still else n), "-f", "rawvideo", "-pix_fmt", "bgr24", "-"],
                          capture_output=True, check=True)
     frames = np.frombuffer(dec.stdout, np.uint8).reshape(-1, sh, sw, 3)
@@ -474,7 +478,7 @@ def vfr_case(b: Builder, name: str, shot: str, start: float, plan: list[tuple[fl
     parts, labs, pts, t = [], [], [], 0.0
     for i, (secs, rate) in enumerate(plan):
         a = t
-        parts.append(f"[0:v]trim=start={a:.3f}:duration={secs:.3f},setpts=PTS-STARTPTS,fps={rate},"
+        parts.append(f"[0:v]trim=start={t0 + a:.3f}:duration={secs:.3f},setpts=PTS-STARTPTS,fps={rate},"
                      f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1,"
                      f"settb=1/1000[p{i}]")
         labs.append(f"[p{i}]")
@@ -482,7 +486,7 @@ def vfr_case(b: Builder, name: str, shot: str, start: float, plan: list[tuple[fl
         t = round(t + secs, 6)
     graph = ";".join(parts) + ";" + "".join(labs) + f"concat=n={len(plan)}:v=1:a=0,settb=1/1000[out]"
     path = b.out / f"{name}.mp4"
-    ffmpeg(["-ss", f"{t0:.4f}", "-t", f"{t + 0.5:.3f}", "-i", str(b.src[s.source]), "-filter_complex", graph,
+    ffmpeg(["-i", str(b.src[s.source]), "-filter_complex", graph,
             "-map", "[out]", "-an", "-fps_mode", "passthrough", *X264, "-crf", "20", "-video_track_timescale", "1000",
             "-movflags", "+faststart", str(path)])
     got = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
