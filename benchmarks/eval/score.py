@@ -320,6 +320,7 @@ def score_overlays(truth: dict[str, Any], clips: list[dict[str, Any]], thr_overl
     pos: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     neg: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     ious, kinds, examples_fp, examples_fn = [], defaultdict(int), [], []
+    ranked: dict[str, list[tuple[float, bool, str]]] = defaultdict(list)  # score -> (value, positive, footage)
     for c in clips:
         case = truth["cases"].get(c["case"])
         if not case or c.get("status") == "failed" or c["start_s"] is None or case["group"] == "tiny":
@@ -330,6 +331,9 @@ def score_overlays(truth: dict[str, Any], clips: list[dict[str, Any]], thr_overl
         by_text = tar is not None and thr_text is not None and tar > thr_text
         ovs = [o for o in case.get("overlays") or []
                if min(o["end_s"], c["end_s"]) - max(o["start_s"], c["start_s"]) >= min(1.0, 0.5 * (c["end_s"] - c["start_s"]))]
+        for col in ("overlay_prob", "text_area_ratio"):
+            if c.get(col) is not None:
+                ranked[col].append((float(c[col]), bool(ovs), ovs[0]["kind"] if ovs else case["group"]))
         if ovs:
             o = ovs[0]
             key = f"{o['kind']}/{o['footage']}"
@@ -375,7 +379,14 @@ def score_overlays(truth: dict[str, Any], clips: list[dict[str, Any]], thr_overl
         total = sum(n for (t, _), n in kinds.items() if t != "none")
         kind_acc = _r(right / total) if total else None
     iou_vals = [x["iou"] for x in ious]
+    ranks = {}
+    for col, vals in ranked.items():
+        ranks[col] = {"auc_all": _r(auc(vals))}
+        for kind in ("logo", "subtitle", "ticker"):
+            ranks[col][f"auc_{kind}"] = _r(auc([v for v in vals if not v[1] or v[2] == kind]))
+        ranks[col]["auc_vs_twins"] = _r(auc([v for v in vals if v[1] or v[2] == "twin"]))
     return {
+        "ranks": ranks,
         "threshold_overlay_prob": thr_overlay, "threshold_text_area_ratio": thr_text,
         "detection": det,
         "recall": {k: rates(v) for k, v in sorted(pos.items())},
@@ -389,6 +400,16 @@ def score_overlays(truth: dict[str, Any], clips: list[dict[str, Any]], thr_overl
                                 for k in sorted({x["kind"] for x in ious})}},
         "false_positives": examples_fp, "misses": examples_fn,
     }
+
+
+def auc(vals: list[tuple[float, bool, str]]) -> float | None:
+    """ROC AUC (Mann-Whitney): the chance a random positive clip scores above a random negative one."""
+    pos = [v for v, p, _ in vals if p]
+    neg = [v for v, p, _ in vals if not p]
+    if not pos or not neg:
+        return None
+    wins = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg)
+    return wins / (len(pos) * len(neg))
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -687,7 +708,11 @@ def render(m: dict[str, Any]) -> str:
             f"{_fmt(ov['kind_accuracy']) if ov['kind_column'] else 'no overlay_kind column'}. Box IoU: mean "
             f"{_fmt(ov['box_iou']['mean'])} over {ov['box_iou']['clips_with_box']} clips with a box "
             f"(detected: {_fmt(ov['box_iou']['mean_detected'])}; share >= 0.5: {_fmt(ov['box_iou']['share_ge_0.5'])}; "
-            f"by kind {json.dumps(ov['box_iou']['by_kind'])}).", ""]
+            f"by kind {json.dumps(ov['box_iou']['by_kind'])}).", "",
+            "Ranking (ROC AUC, overlay clips vs overlay-free clips; threshold-free):", "",
+            _table(["score", "all", "logo", "subtitle", "ticker", "vs clean twins only"],
+                   [[k, v["auc_all"], v["auc_logo"], v["auc_subtitle"], v["auc_ticker"], v["auc_vs_twins"]]
+                    for k, v in ov["ranks"].items()]), ""]
     dd = m["dedup"]
     out += ["### Near-duplicates (video pairs)", "",
             f"Designed pairs found: {dd['designed_found']}/{dd['designed_pairs']} ({json.dumps(dd['by_transform'])}); "
