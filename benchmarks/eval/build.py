@@ -503,13 +503,33 @@ def vfr_case(b: Builder, name: str, shot: str, start: float, plan: list[tuple[fl
 
 
 def rotated_case(b: Builder, name: str, seg: Seg, size: tuple[int, int], rotate: int) -> Case:
+    """A stream copy of ``seg`` with a display matrix (``-metadata:s:v:0 rotate=...``).
+
+    The truth is measured, not assumed: FFmpeg 5.1's muxer turns ``rotate=90`` into a matrix that
+    players show turned 90 deg counter-clockwise (ffprobe ``rotation: 90``), i.e. a clockwise
+    display rotation of 270 in the ``rotate``-tag convention the ``videos.rotation`` column uses.
+    The builder checks that ffmpeg's autorotated frame equals the coded frame turned that way."""
     tmp = b.work / f"{name}_flat.mp4"
     ffmpeg(["-i", str(seg.path), "-an", *X264, "-crf", "20", str(tmp)])
     path = b.out / f"{name}.mp4"
     ffmpeg(["-i", str(tmp), "-c", "copy", "-metadata:s:v:0", f"rotate={rotate}", str(path)])
+    r = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream_side_data=rotation",
+                        "-of", "json", str(path)], capture_output=True, text=True, check=True)
+    sd = [d for d in json.loads(r.stdout)["streams"][0].get("side_data_list", []) if "rotation" in d]
+    cw = (-int(sd[0]["rotation"])) % 360 if sd else 0  # clockwise degrees players turn the coded picture
+
+    def grab(extra: list[str], vf: str) -> np.ndarray:
+        out = subprocess.run(["ffmpeg", "-v", "error", *extra, "-i", str(path), "-frames:v", "1", "-vf", vf,
+                              "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True, check=True).stdout
+        return np.frombuffer(out, np.uint8).astype(float)
+
+    turn = {90: "transpose=1", 180: "hflip,vflip", 270: "transpose=2"}.get(cw)
+    if turn is None or np.abs(grab([], "scale=64:64") - grab(["-noautorotate"], f"{turn},scale=64:64")).mean() > 1:
+        raise RuntimeError(f"{name}: display rotation {cw} does not match what ffmpeg shows")
     w, h = size
     case = Case(name, "rotation", path.name, w, h, seg.n, tags=["rotation"], segments=[b._seg_row(seg, 0)],
-                rotation=rotate, display_size=[h, w] if rotate % 180 else [w, h])
+                rotation=cw, display_size=[h, w] if cw % 180 else [w, h],
+                note=f"written with -metadata:s:v:0 rotate={rotate}; players turn it {cw} deg clockwise")
     return b.add(case, path)
 
 
@@ -650,7 +670,7 @@ def build_full(b: Builder) -> None:
     b.negatives.append({"a": "dd_cockatoo_a", "b": "dd_cockatoo_b", "note": "handheld, same bird 8 s later"})
     # ---- VFR / rotation ----------------------------------------------------------------------
     vfr_case(b, "vfr_ball", "ball_0", 0.5, [(3.0, 25), (3.0, 10), (3.0, 50)], SD)
-    rotated_case(b, "rot90_coin", seg("coin_0", 1.0, 5.0, SD), SD, 90)
+    rotated_case(b, "rot_coin", seg("coin_0", 1.0, 5.0, SD), SD, 90)
     # ---- static_ratio --------------------------------------------------------------------------
     lowfps_case(b, "sr_lowfps_vtest", "vtest_0", 62.0, 6.0, QHD, 10)
     lowfps_case(b, "sr_lowfps_cockatoo", "cockatoo_0", 7.0, 5.0, SD, 20)

@@ -754,7 +754,8 @@ def render(m: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def score(cases_dir: Path, out: Path, overrides: list[str], detectors: list[str]) -> dict[str, Any]:
+def score(cases_dir: Path, out: Path, overrides: list[str], detectors: list[str],
+          reuse_detectors: bool = False) -> dict[str, Any]:
     truth = json.loads((cases_dir / "truth.json").read_text())
     cfg = load_config(out, overrides)
     db = Shards(out / "run")
@@ -797,6 +798,8 @@ def score(cases_dir: Path, out: Path, overrides: list[str], detectors: list[str]
     m["filter"] = score_filter(truth, clips, cfg.filter)
     if detectors:
         m["detectors"] = detector_table(truth, cases_dir, detectors)
+    elif reuse_detectors and (out / "metrics.json").is_file():  # re-scoring: keep the (slow) detector table
+        m["detectors"] = json.loads((out / "metrics.json").read_text()).get("detectors") or {}
     return m
 
 
@@ -809,6 +812,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detectors", default="adaptive,content",
                     help="cut detectors for the detector table (comma list; '' = none; transnetv2 needs its wheel)")
     ap.add_argument("--no-run", action="store_true", help="score the existing OUT/run shards")
+    ap.add_argument("--reuse-detectors", action="store_true",
+                    help="with --detectors '': keep the detector table of the existing OUT/metrics.json")
     ap.add_argument("--in-process", action="store_true", help="run the pipeline in this process (curate.run.run_pipeline)")
     args = ap.parse_args(argv)
     cases = Path(args.cases).resolve()
@@ -818,7 +823,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_run:
         wall = run_curate(cases, out, Path(args.config), args.overrides, args.in_process)
     dets = [d.strip() for d in args.detectors.split(",") if d.strip()]
-    m = score(cases, out, args.overrides, dets)
+    m = score(cases, out, args.overrides, dets, args.reuse_detectors)
     m["pipeline_wall_s"] = _r(wall, 1) if wall else None
     (out / "metrics.json").write_text(json.dumps(m, indent=1, default=str))
     md = render(m)
