@@ -693,7 +693,7 @@ def render(m: dict[str, Any]) -> str:
                          *[cl.get(c, {}).get("recall") for c in ("similar", "static_jump", "dark", "dissolve", "fade", "wipe")],
                          d["single_shot"]["false_cuts"]])
         out += ["### Cut detectors (`detect_cuts`, points only unless the detector returns transitions)", "",
-                _table(["detector", "CPU s / video-min", "hard R", "hard P", "similar R", "static jump R", "dark R",
+                _table(["detector", "CPU s / video-min", "all hard-cut R", "all hard-cut P", "similar R", "static jump R", "dark R",
                         "dissolve R", "fade R", "wipe R", "false cuts, single-shot"], rows), ""]
     ov = m["overlay"]
     rows = [[k, v["clips"], v["overlay_prob"], v["text_area"], v["either"]] for k, v in ov["recall"].items()]
