@@ -25,7 +25,11 @@ from curate.schemas.video import VIDEO_FIELDS as _BASE_VIDEO_FIELDS
 #      clips.width/height are the displayed size (display rotation applied; was the coded size)
 # 1.6: videos.vfr + clips.vfr (variable frame rate: clip files resampled to a constant clips.fps,
 #      start_s/end_s real timestamps); videos.rotation takes ffprobe's sign (was negated)
-SCHEMA_VERSION = "1.6.0"
+# 1.7: videos.transitions (gradual transitions as intervals; cut_frames = hard cuts only);
+#      clips.overlay_kind + ocr_regions; phash sampled 8/s with phash_t + phash_motion (older
+#      hashes do not match new ones: re-analyse old outputs before dedup); duplicates.offset_s/mirrored;
+#      shard files part-NNNNN-<run id>.parquet; videos without clips are `rejected` with a reason
+SCHEMA_VERSION = "1.7.0"
 
 VIDEO_FIELDS = _BASE_VIDEO_FIELDS + PROVENANCE_FIELDS + TOPIC_VIDEO_FIELDS
 CLIP_FIELDS = CLIP_FIELDS + SCORE_FIELDS + AESTHETIC_FIELDS + TOPIC_CLIP_FIELDS
