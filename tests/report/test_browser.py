@@ -197,6 +197,8 @@ def test_url_state_keyboard_labels_and_export(page, server, enriched_out, tmp_pa
         # the back button restores the previous filter (label any)
         page.go_back()
         page.wait_for_function("!location.search.includes('label=reject')")
+        # the listing is re-fetched after the URL changes: wait for its count, not the old one
+        page.wait_for_selector(f"#count[data-total='{len(ids)}']", state="attached", timeout=30000)
         assert _total(page) == len(ids)
         assert page.violations == []
         shots = tmp_path_factory.mktemp("shots")
