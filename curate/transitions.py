@@ -77,7 +77,7 @@ class TransitionParams:
     fade_min_level: float = 35.0  # shots darker than this cannot fade "to black"
     fade_context_s: float = 0.5
     jump_window_s: float = 0.5  # static-camera jump cuts (jump_cuts)
-    jump_min: float = 1.0
+    jump_min: float = 2.0
     jump_ratio: float = 6.0
     jump_static: float = 12.0
     flash_max_s: float = 0.4  # a cut whose picture comes back within this is a flash (cutdetect.drop_flashes)

@@ -506,9 +506,10 @@ def rotated_case(b: Builder, name: str, seg: Seg, size: tuple[int, int], rotate:
     """A stream copy of ``seg`` with a display matrix (``-metadata:s:v:0 rotate=...``).
 
     The truth is measured, not assumed: FFmpeg 5.1's muxer turns ``rotate=90`` into a matrix that
-    players show turned 90 deg counter-clockwise (ffprobe ``rotation: 90``), i.e. a clockwise
-    display rotation of 270 in the ``rotate``-tag convention the ``videos.rotation`` column uses.
-    The builder checks that ffmpeg's autorotated frame equals the coded frame turned that way."""
+    players show turned 90 deg counter-clockwise (ffprobe ``rotation: 90``). The truth is in the
+    convention of the ``videos.rotation`` column (schema 1.6+): degrees COUNTER-clockwise, ffprobe's
+    sign, 0..359. The builder checks that ffmpeg's autorotated frame equals the coded frame turned
+    that way."""
     tmp = b.work / f"{name}_flat.mp4"
     ffmpeg(["-i", str(seg.path), "-an", *X264, "-crf", "20", str(tmp)])
     path = b.out / f"{name}.mp4"
@@ -528,7 +529,7 @@ def rotated_case(b: Builder, name: str, seg: Seg, size: tuple[int, int], rotate:
         raise RuntimeError(f"{name}: display rotation {cw} does not match what ffmpeg shows")
     w, h = size
     case = Case(name, "rotation", path.name, w, h, seg.n, tags=["rotation"], segments=[b._seg_row(seg, 0)],
-                rotation=cw, display_size=[h, w] if cw % 180 else [w, h],
+                rotation=(-cw) % 360, display_size=[h, w] if cw % 180 else [w, h],
                 note=f"written with -metadata:s:v:0 rotate={rotate}; players turn it {cw} deg clockwise")
     return b.add(case, path)
 
