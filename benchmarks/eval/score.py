@@ -259,6 +259,11 @@ def detector_table(truth: dict[str, Any], cases_dir: Path, detectors: list[str])
     from curate.config import CutsConfig
     from curate.stages.cuts import detect_cuts
 
+    try:  # hard cuts AND gradual transitions, as the pipeline's cuts stage gets them
+        from curate.stages.cuts import detect_shots
+    except ImportError:  # older curate: points only
+        detect_shots = None
+
     out = {}
     for det in detectors:
         cfg = CutsConfig(detector=det)
@@ -269,8 +274,12 @@ def detector_table(truth: dict[str, Any], cases_dir: Path, detectors: list[str])
             for name, case in truth["cases"].items():
                 if case.get("transitions") is None or case["group"] in ("tiny",):
                     continue
-                res = detect_cuts(str(cases_dir / case["file"]), float(case["fps"]), cfg)
-                points, ivs = _unpack_detect(res)
+                if detect_shots is not None:
+                    cuts, trans, _n = detect_shots(str(cases_dir / case["file"]), float(case["fps"]), cfg)
+                    points = [int(c) for c in cuts]
+                    ivs = [(int(t.start), int(t.end), t.kind) for t in trans]
+                else:
+                    points, ivs = _unpack_detect(detect_cuts(str(cases_dir / case["file"]), float(case["fps"]), cfg))
                 preds[name] = (points, ivs)
                 secs += case["duration_s"]
         except Exception as exc:  # noqa: BLE001 - e.g. transnetv2 weights/torch missing: reported, not fatal
@@ -692,7 +701,7 @@ def render(m: dict[str, Any]) -> str:
             rows.append([det, d["cpu_s_per_video_minute"], d["all_hard_cuts"]["recall"], d["all_hard_cuts"]["precision"],
                          *[cl.get(c, {}).get("recall") for c in ("similar", "static_jump", "dark", "dissolve", "fade", "wipe")],
                          d["single_shot"]["false_cuts"]])
-        out += ["### Cut detectors (`detect_cuts`, points only unless the detector returns transitions)", "",
+        out += ["### Cut detectors (`detect_shots`: hard cuts + gradual transitions; `detect_cuts` on older versions)", "",
                 _table(["detector", "CPU s / video-min", "all hard-cut R", "all hard-cut P", "similar R", "static jump R", "dark R",
                         "dissolve R", "fade R", "wipe R", "false cuts, single-shot"], rows), ""]
     ov = m["overlay"]
