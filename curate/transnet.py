@@ -147,19 +147,7 @@ def _runs(above: np.ndarray):
 def probs_to_cuts(probs: np.ndarray, threshold: float = 0.5) -> list[int]:
     """Shot-start frames from per-frame transition probabilities, a multi-frame run giving
     two cuts (its ends; see module docstring)."""
-    above = probs > threshold
     cuts: list[int] = []
-    i, n = 0, len(probs)
-    while i < n:
-        if not above[i]:
-            i += 1
-            continue
-        a = i
-        while i < n and above[i]:
-            i += 1
-        b = i - 1
-        if b == a:
-            cuts.append(a + 1)
-        else:
-            cuts += [a, b + 1]
-    return [c for c in cuts if 0 < c < n]
+    for a, b in _runs(probs > threshold):
+        cuts += [a + 1] if b == a else [a, b + 1]
+    return [c for c in cuts if 0 < c < len(probs)]
