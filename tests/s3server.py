@@ -17,6 +17,7 @@ class S3Server:
     endpoint: str
     server: object
     env: dict
+    saved: dict  # the environment variables before start_s3, put back by stop()
 
     def reset(self) -> None:
         import requests
@@ -24,7 +25,16 @@ class S3Server:
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=10)
 
     def stop(self) -> None:
+        """Stop the server, put the AWS variables back, drop s3fs's cached clients for this endpoint."""
         self.server.stop()
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        import s3fs
+
+        s3fs.S3FileSystem.clear_instance_cache()
 
 
 def start_s3() -> S3Server:
@@ -39,5 +49,6 @@ def start_s3() -> S3Server:
     endpoint = f"http://{host}:{port}"
     env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1"}
+    saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    return S3Server(endpoint, server, env)
+    return S3Server(endpoint, server, env, saved)

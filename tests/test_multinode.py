@@ -44,8 +44,6 @@ def test_nodes_share_nothing_but_the_store(tmp_path, samples):
     from curate.shards import read_manifest
     from curate.storage import Output
 
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                            "AWS_DEFAULT_REGION")}
     srv = start_s3()
     s3fs.S3FileSystem.clear_instance_cache()
     fs = s3fs.S3FileSystem(skip_instance_cache=True)
@@ -126,10 +124,4 @@ def test_nodes_share_nothing_but_the_store(tmp_path, samples):
             assert fs.exists(f"out/killed/{c['clip_path']}") and fs.exists(f"out/killed/{c['thumbnail_path']}")
     finally:
         cluster.shutdown()
-        srv.stop()
-        s3fs.S3FileSystem.clear_instance_cache()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        srv.stop()  # also restores the AWS environment

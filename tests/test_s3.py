@@ -28,8 +28,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 def s3():
     from s3server import start_s3
 
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                            "AWS_DEFAULT_REGION")}
     srv = start_s3()
     import s3fs
 
@@ -38,13 +36,7 @@ def s3():
     for b in ("src", "out"):
         fs.mkdir(b)
     yield srv
-    srv.stop()
-    s3fs.S3FileSystem.clear_instance_cache()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    srv.stop()  # also restores the AWS environment
 
 
 def _fs():
