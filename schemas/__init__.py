@@ -28,7 +28,8 @@ from curate.schemas.video import VIDEO_FIELDS as _BASE_VIDEO_FIELDS
 # 1.7: videos.transitions (gradual transitions as intervals; cut_frames = hard cuts only);
 #      clips.overlay_kind + ocr_regions; phash sampled 8/s with phash_t + phash_motion (older
 #      hashes do not match new ones: re-analyse old outputs before dedup); duplicates.offset_s/mirrored;
-#      shard files part-NNNNN-<run id>.parquet; videos without clips are `rejected` with a reason
+#      shard files part-NNNNN-<run id>.parquet; videos without clips are `rejected` with a reason;
+#      clip files and thumbnails under media/ (table folders hold only Parquet)
 SCHEMA_VERSION = "1.7.0"
 
 VIDEO_FIELDS = _BASE_VIDEO_FIELDS + PROVENANCE_FIELDS + TOPIC_VIDEO_FIELDS

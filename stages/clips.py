@@ -57,6 +57,10 @@ from curate.storage import Output
 log = logging.getLogger("curate")
 
 CLIP_FORMAT = 1  # bump when the way clip files are cut changes: existing files are then re-cut
+# Media live apart from the tables: every table folder (videos/, clips/, dedup/, labels/) holds
+# only Parquet, so pandas/pyarrow/polars/DuckDB/HF datasets read a table folder as it is.
+# (Outputs written before schema 1.7 keep their clips/<..>.mp4 paths in their rows.)
+CLIP_MEDIA, THUMB_MEDIA = "media/clips", "media/thumbnails"
 
 
 def _low_disk(path: str, min_free: int = 64 << 20) -> bool:
@@ -371,8 +375,8 @@ class Clips(RowStage):
         clips: list[dict[str, Any]] = []
         sub = f"{vid[:2]}/{vid}"
         ids = [clip_id(vid, sp.start, sp.end) for sp in spans]
-        rels = [(f"clips/{sub}/{cid}.mp4" if self.cfg.write_files else None,
-                 f"thumbnails/{sub}/{cid}.jpg" if self.cfg.thumbnails else None) for cid in ids]
+        rels = [(f"{CLIP_MEDIA}/{sub}/{cid}.mp4" if self.cfg.write_files else None,
+                 f"{THUMB_MEDIA}/{sub}/{cid}.jpg" if self.cfg.thumbnails else None) for cid in ids]
         if spans and self.cfg.write_files and self.cfg.codec != "copy" and not self.cfg.audio:
             try:
                 self._cut_all(row["local_path"], spans, rels, timing, filters, key)
@@ -397,11 +401,11 @@ class Clips(RowStage):
             }
             try:
                 if self.cfg.write_files:
-                    rel = f"clips/{sub}/{cid}.mp4"
+                    rel = f"{CLIP_MEDIA}/{sub}/{cid}.mp4"
                     self._cut(row["local_path"], sp, timing, rel, filters, key)
                     clip["clip_path"], clip["clip_codec"] = rel, self.cfg.codec
                 if self.cfg.thumbnails:
-                    rel = f"thumbnails/{sub}/{cid}.jpg"
+                    rel = f"{THUMB_MEDIA}/{sub}/{cid}.jpg"
                     self._thumb(row["local_path"], sp, timing, rel)
                     clip["thumbnail_path"] = rel
             except Exception as exc:  # noqa: BLE001 - one bad clip must not lose the others

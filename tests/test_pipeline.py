@@ -140,3 +140,31 @@ def test_after_run_steps_are_rebuilt_when_missing_and_skipped_when_current(sampl
     stamps = (os.path.getmtime(dedup_file), os.path.getmtime(report))
     run_pipeline(cfg)  # nothing changed: nothing is rebuilt
     assert (os.path.getmtime(dedup_file), os.path.getmtime(report)) == stamps
+
+
+@pytest.mark.parametrize("reader", ["pandas", "pyarrow", "polars", "duckdb", "datasets"])
+def test_every_table_folder_reads_directly(sample_run, reader):
+    """Table folders hold only Parquet (clip media live under media/): each library reads them as they are."""
+    _, out, summary, _ = sample_run
+    for table, want in (("videos", summary.videos_discovered), ("clips", summary.clips)):
+        folder = os.path.join(out, table)
+        assert {os.path.splitext(f)[1] for f in os.listdir(folder)} == {".parquet"}
+        if reader == "pandas":
+            n = len(pytest.importorskip("pandas").read_parquet(folder))
+        elif reader == "pyarrow":
+            import pyarrow.dataset as pads
+
+            n = pads.dataset(folder, format="parquet").count_rows()
+        elif reader == "polars":
+            n = pytest.importorskip("polars").scan_parquet(folder).select("video_id").collect().height
+        elif reader == "duckdb":
+            import duckdb
+
+            n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{folder}/*.parquet', union_by_name=true)").fetchall()[0][0]
+        else:
+            datasets = pytest.importorskip("datasets")
+            n = len(datasets.load_dataset("parquet", data_dir=folder, split="train"))
+        assert n == want, (reader, table, n, want)
+    clip = _rows(out, "SELECT clip_path, thumbnail_path FROM clips WHERE clip_path IS NOT NULL LIMIT 1")[0]
+    assert clip["clip_path"].startswith("media/clips/") and clip["thumbnail_path"].startswith("media/thumbnails/")
+    assert os.path.isfile(os.path.join(out, clip["clip_path"]))

@@ -142,7 +142,7 @@ def test_symlinked_media_pointing_outside_is_refused(enriched_out, tmp_path):
     secret.write_bytes(b"outside the output dir")
     os.remove(out / thumbs[0])
     os.symlink(secret, out / thumbs[0])  # a row's own thumbnail path, but the file points outside
-    inside = out / "thumbnails" / "inside.jpg"
+    inside = out / "media" / "thumbnails" / "inside.jpg"
     shutil.copy(out / thumbs[1], inside)
     os.remove(out / thumbs[1])
     os.symlink(inside, out / thumbs[1])  # a symlink that stays inside is fine
