@@ -125,21 +125,13 @@ def detect(idx: np.ndarray, desc: np.ndarray, spreads: np.ndarray, fps: float, n
         N = np.mean(np.abs(g[kbb] - g[kb]), axis=1)
         ok = (D >= p.min_change) & (D >= p.ratio * (np.maximum(P, N) + p.floor))
         ok &= (idx - h >= 0) & (idx + h <= n - 1)
-        k = 0
-        while k < m:
-            if not ok[k]:
-                k += 1
-                continue
-            j = k
-            while j + 1 < m and ok[j + 1]:
-                j += 1
+        for k, j in runs(ok):
             c = k + int(np.argmax(D[k:j + 1]))
             lo = int(_at_or_before(idx, np.array([idx[c] - 2 * h]))[0])
             hi = int(_at_or_after(idx, np.array([idx[c] + 2 * h]))[0])
             t = _ramp(idx, g, spreads, lo, int(ka[c]), int(kb[c]), hi, p)
             if t is not None:
                 found.append(t)
-            k = j + 1
     # overlapping detections (several scales, a fade also seen as a ramp): keep the union,
     # fade if any of them is one
     found.sort()
@@ -157,6 +149,19 @@ def detect(idx: np.ndarray, desc: np.ndarray, spreads: np.ndarray, fps: float, n
         if end - start + 1 >= max(p.min_frames, int(round(p.min_s * fps))):
             out.append(Transition(start, end, kind))
     return out
+
+
+def runs(mask: np.ndarray):
+    """(first, last) index of every run of True in ``mask``, in order."""
+    i, n = 0, len(mask)
+    while i < n:
+        if not mask[i]:
+            i += 1
+            continue
+        a = i
+        while i < n and mask[i]:
+            i += 1
+        yield a, i - 1
 
 
 def _at_or_before(idx: np.ndarray, frames: np.ndarray) -> np.ndarray:
@@ -224,14 +229,8 @@ def _fades(idx: np.ndarray, g: np.ndarray, fps: float, p: TransitionParams) -> l
     out = []
     w = max(3, int(round(p.fade_context_s * fps)))
     dark = lm <= p.fade_black
-    k, m = 0, len(lm)
-    while k < m:
-        if not dark[k]:
-            k += 1
-            continue
-        j = k
-        while j + 1 < m and dark[j + 1]:
-            j += 1
+    m = len(lm)
+    for k, j in runs(dark):
         # walk out of the dip on each side while the luma keeps rising
         a = k
         while a - 1 >= 0 and lm[a - 1] > lm[a] + 0.5:
@@ -239,7 +238,6 @@ def _fades(idx: np.ndarray, g: np.ndarray, fps: float, p: TransitionParams) -> l
         b = j
         while b + 1 < m and lm[b + 1] > lm[b] + 0.5:
             b += 1
-        k = j + 1
         if a == 0 or b == m - 1:
             continue  # fade-in at the start / fade-out at the end: no shot on one side
         before = lm[_at_or_before(idx, np.array([idx[a] - w]))[0]:a + 1]
@@ -250,7 +248,7 @@ def _fades(idx: np.ndarray, g: np.ndarray, fps: float, p: TransitionParams) -> l
             continue
         # the walk may have followed the shots' own luma drift: the fade starts at the last
         # frame still within 10 % of the outgoing level, ends at the first back within 10 %
-        while a + 1 < k and lm[a + 1] >= la - 0.1 * (la - low):
+        while a + 1 <= j and lm[a + 1] >= la - 0.1 * (la - low):
             a += 1
         while b - 1 > j and lm[b - 1] >= lb - 0.1 * (lb - low):
             b -= 1

@@ -118,13 +118,13 @@ def predict(frames: Iterable[np.ndarray], device: str = "cpu", batch: int = 8) -
 
 def probs_to_shots(probs: np.ndarray, threshold: float = 0.5, transitions: bool = True):
     """(hard-cut frames, gradual transitions) from per-frame probabilities (module docstring)."""
-    from curate.transitions import Transition
+    from curate.transitions import Transition, runs
 
     if not transitions:
         return probs_to_cuts(probs, threshold), []
     cuts: list[int] = []
     trans: list[Transition] = []
-    for a, b in _runs(probs > threshold):
+    for a, b in runs(probs > threshold):
         if b - a <= 1:
             cuts.append(a + 1)
         else:
@@ -132,22 +132,12 @@ def probs_to_shots(probs: np.ndarray, threshold: float = 0.5, transitions: bool 
     return [c for c in cuts if 0 < c < len(probs)], trans
 
 
-def _runs(above: np.ndarray):
-    i, n = 0, len(above)
-    while i < n:
-        if not above[i]:
-            i += 1
-            continue
-        a = i
-        while i < n and above[i]:
-            i += 1
-        yield a, i - 1
-
-
 def probs_to_cuts(probs: np.ndarray, threshold: float = 0.5) -> list[int]:
     """Shot-start frames from per-frame transition probabilities, a multi-frame run giving
     two cuts (its ends; see module docstring)."""
+    from curate.transitions import runs
+
     cuts: list[int] = []
-    for a, b in _runs(probs > threshold):
+    for a, b in runs(probs > threshold):
         cuts += [a + 1] if b == a else [a, b + 1]
     return [c for c in cuts if 0 < c < len(probs)]
